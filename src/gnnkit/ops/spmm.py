@@ -1,0 +1,325 @@
+"""Generalised sparse-dense matrix multiplication (SpMM): per-edge messages reduced into destinations.
+
+``gspmm(adj, message, reduce, ufeat, efeat)`` computes, for every destination ``v``,
+
+    out[v] = reduce_{e = (u, v)} message(ufeat[u], efeat[e])
+
+with ``message`` in {copy_u, copy_e, u_add_e, u_sub_e, u_mul_e, u_div_e} and ``reduce`` in
+{sum, mean, max, min}. Features broadcast like DGL's: the feature shapes (all dimensions but
+the first) of ``ufeat`` and ``efeat`` broadcast to the output feature shape, so ``[E, H, 1]``
+edge weights scale ``[N, H, F]`` node features head by head.
+
+How it runs (no ``[E, F]`` message tensor for the fused pairs):
+
+* copy_u with sum/mean: one CSR product ``A @ X``; the backward pass multiplies by the cached
+  transposed CSR instead of transposing inside autograd.
+* u_mul_e / u_div_e with one scalar per edge (per head): a weighted CSR product per head; the
+  gradient of the weights is an edge-wise dot product computed in cache-sized chunks.
+* u_add_e / u_sub_e with sum/mean: linear, so ``A @ X`` plus the summed edge features.
+* max/min: messages built chunk by chunk in destination order, reduced, and the arg source
+  node and arg edge of every output element kept for the backward pass.
+
+Destinations with no incoming edge get 0 for every reducer.
+"""
+
+from __future__ import annotations
+
+import math
+
+import torch
+
+from ._util import broadcast_feature_shape, chunk_bounds, reduce_to_shape, spmm_into
+from .sparse import SparseAdj
+
+__all__ = ["gspmm", "MESSAGE_OPS", "REDUCE_OPS"]
+
+MESSAGE_OPS = ("copy_u", "copy_e", "u_add_e", "u_sub_e", "u_mul_e", "u_div_e")
+REDUCE_OPS = ("sum", "mean", "max", "min")
+
+_SPARSE_DTYPES = (torch.float32, torch.float64)
+DOT_CHUNK_ELEMENTS = 1 << 18
+
+
+def gspmm(
+    adj: SparseAdj,
+    message: str,
+    reduce: str,
+    ufeat: torch.Tensor | None = None,
+    efeat: torch.Tensor | None = None,
+) -> torch.Tensor:
+    """Reduces per-edge messages into destination nodes.
+
+    Shapes: ``ufeat`` [num_src, *Fu]; ``efeat`` [E, *Fe]; returns [num_dst, *broadcast(Fu, Fe)].
+    """
+    if message not in MESSAGE_OPS:
+        raise ValueError(f"gspmm: message must be one of {MESSAGE_OPS}, got {message!r}")
+    if reduce not in REDUCE_OPS:
+        raise ValueError(f"gspmm: reduce must be one of {REDUCE_OPS}, got {reduce!r}")
+    uses_u, uses_e = message != "copy_e", message != "copy_u"
+    if uses_u:
+        _check_rows("ufeat", ufeat, adj.num_src, "num_src")
+    if uses_e:
+        _check_rows("efeat", efeat, adj.num_edges, "number of edges")
+    if uses_u and uses_e:
+        efeat = _align_edge_rank(ufeat, efeat)
+        if ufeat.dtype != efeat.dtype:
+            raise TypeError(f"gspmm: ufeat is {ufeat.dtype} but efeat is {efeat.dtype}; they must match")
+    # Division and subtraction are rewritten on the small operand so the fused paths apply.
+    if message == "u_div_e":
+        message, efeat = "u_mul_e", efeat.reciprocal()
+    elif message == "u_sub_e":
+        message, efeat = "u_add_e", -efeat
+
+    if reduce in ("sum", "mean"):
+        out = _sum(adj, message, ufeat if uses_u else None, efeat if uses_e else None)
+        if reduce == "mean":
+            inv_deg = adj.in_degrees().clamp(min=1).to(out.dtype).reciprocal()
+            out = out * inv_deg.view(-1, *([1] * (out.dim() - 1)))
+        return out
+    out, _, _ = _ArgReduce.apply(adj, message, reduce, ufeat if uses_u else None, efeat if uses_e else None)
+    return out
+
+
+def _check_rows(name: str, tensor, expected: int, what: str) -> None:
+    if not isinstance(tensor, torch.Tensor):
+        raise TypeError(f"gspmm: {name} must be a tensor, got {type(tensor).__name__}")
+    if tensor.dim() == 0 or tensor.shape[0] != expected:
+        raise ValueError(f"gspmm: {name} has shape {tuple(tensor.shape)}; its first dimension must be the {what} ({expected})")
+    if not tensor.is_floating_point():
+        raise TypeError(f"gspmm: {name} must be floating point, got {tensor.dtype}")
+
+
+def _align_edge_rank(ufeat: torch.Tensor, efeat: torch.Tensor) -> torch.Tensor:
+    # [E] edge weights with [N, F] node features mean one scalar per edge, as in DGL.
+    if efeat.dim() == 1 and ufeat.dim() > 1:
+        return efeat.view(-1, *([1] * (ufeat.dim() - 1)))
+    return efeat
+
+
+# ----------------------------------------------------------------------------------------------
+# sum (and mean, which rescales it)
+
+
+def _sum(adj: SparseAdj, message: str, ufeat, efeat) -> torch.Tensor:
+    if message == "copy_u":
+        return _copy_u_sum(adj, ufeat)
+    if message == "copy_e":
+        return _CopyESum.apply(adj, efeat)
+    if message == "u_add_e":
+        return _copy_u_sum(adj, ufeat) + _CopyESum.apply(adj, efeat)
+    # u_mul_e
+    fu, fe = ufeat.shape[1:], efeat.shape[1:]
+    if math.prod(fe) == 1:
+        out = _UMulESum.apply(adj, ufeat.reshape(ufeat.shape[0], -1), efeat.reshape(-1))
+        return out.view(adj.num_dst, *broadcast_feature_shape(ufeat, efeat))
+    heads = _per_head_layout(fu, fe)
+    if heads is not None:
+        num_heads, lead = heads
+        x = ufeat.reshape(ufeat.shape[0], num_heads, -1)
+        w = efeat.reshape(efeat.shape[0], num_heads)
+        outs = [_UMulESum.apply(adj, x[:, h].contiguous(), w[:, h].contiguous()) for h in range(num_heads)]
+        return torch.stack(outs, 1).view(adj.num_dst, *broadcast_feature_shape(ufeat, efeat))
+    # Per-feature edge weights: the message must be built; do it with autograd, in one pass.
+    msg = ufeat.index_select(0, adj.src) * efeat
+    return _CopyESum.apply(adj, msg)
+
+
+def _per_head_layout(fu: torch.Size, fe: torch.Size):
+    """Detects ``[H, ...]`` node features scaled by ``[H, 1, ...]`` edge weights (one per head)."""
+    if len(fe) == 0 or len(fu) < len(fe):
+        return None
+    if len(fu) != len(fe) or fe[0] != fu[0] or math.prod(fe[1:]) != 1:
+        return None
+    return fu[0], fe
+
+
+def _copy_u_sum(adj: SparseAdj, ufeat: torch.Tensor) -> torch.Tensor:
+    flat = ufeat.reshape(ufeat.shape[0], -1)
+    return _CopyUSum.apply(adj, flat).view(adj.num_dst, *ufeat.shape[1:])
+
+
+def _matmul_dtype(dtype: torch.dtype) -> torch.dtype:
+    return dtype if dtype in _SPARSE_DTYPES else torch.float32
+
+
+class _CopyUSum(torch.autograd.Function):
+    # x: [num_src, D] -> out: [num_dst, D]
+    @staticmethod
+    def forward(ctx, adj: SparseAdj, x: torch.Tensor):
+        ctx.adj = adj
+        compute = _matmul_dtype(x.dtype)
+        out = spmm_into(adj.ones_matrix(False, compute), x.to(compute).contiguous())
+        return out.to(x.dtype)
+
+    @staticmethod
+    def backward(ctx, grad):
+        adj = ctx.adj
+        compute = _matmul_dtype(grad.dtype)
+        grad_x = spmm_into(adj.ones_matrix(True, compute), grad.to(compute).contiguous())
+        return None, grad_x.to(grad.dtype)
+
+
+class _UMulESum(torch.autograd.Function):
+    # x: [num_src, D], w: [E] -> out: [num_dst, D]
+    @staticmethod
+    def forward(ctx, adj: SparseAdj, x: torch.Tensor, w: torch.Tensor):
+        ctx.adj = adj
+        ctx.save_for_backward(x, w)
+        compute = _matmul_dtype(x.dtype)
+        out = spmm_into(adj.weighted_matrix(w.to(compute), False), x.to(compute).contiguous())
+        return out.to(x.dtype)
+
+    @staticmethod
+    def backward(ctx, grad):
+        adj = ctx.adj
+        x, w = ctx.saved_tensors
+        grad = grad.contiguous()
+        grad_x = grad_w = None
+        if ctx.needs_input_grad[1]:
+            compute = _matmul_dtype(grad.dtype)
+            grad_x = spmm_into(adj.weighted_matrix(w.to(compute), True), grad.to(compute)).to(x.dtype)
+        if ctx.needs_input_grad[2]:
+            grad_w = edge_dot(adj.src, adj.dst, x, grad)
+        return None, grad_x, grad_w
+
+
+def edge_dot(src_index: torch.Tensor, dst_index: torch.Tensor, xs: torch.Tensor, xd: torch.Tensor) -> torch.Tensor:
+    """``out[e] = <xs[src_index[e]], xd[dst_index[e]]>`` in chunks, never holding two [E, D] gathers.
+
+    Shapes: src_index, dst_index [E]; xs [Ns, D]; xd [Nd, D]; returns [E].
+    """
+    num_edges, width = src_index.numel(), xs.shape[1]
+    out = torch.empty(num_edges, dtype=xs.dtype, device=xs.device)
+    # Small chunks: the two gathered blocks stay in cache between the gather and the product.
+    step = max(1, min(num_edges, DOT_CHUNK_ELEMENTS // max(1, width)))
+    left = xs.new_empty(step, width)
+    right = xd.new_empty(step, width)
+    for start in range(0, num_edges, step):
+        end = min(num_edges, start + step)
+        n = end - start
+        a = torch.index_select(xs, 0, src_index[start:end], out=left[:n])
+        b = torch.index_select(xd, 0, dst_index[start:end], out=right[:n])
+        torch.sum(a.mul_(b), 1, out=out[start:end])
+    return out
+
+
+class _CopyESum(torch.autograd.Function):
+    # e: [E, *F] -> out: [num_dst, *F]
+    @staticmethod
+    def forward(ctx, adj: SparseAdj, e: torch.Tensor):
+        ctx.adj = adj
+        out = torch.zeros(adj.num_dst, *e.shape[1:], dtype=e.dtype, device=e.device)
+        return out.index_add_(0, adj.dst, e)
+
+    @staticmethod
+    def backward(ctx, grad):
+        return None, grad.index_select(0, ctx.adj.dst)
+
+
+# ----------------------------------------------------------------------------------------------
+# max / min, with the arg source node and arg edge of every output element
+
+
+class _ArgReduce(torch.autograd.Function):
+    @staticmethod
+    def forward(ctx, adj: SparseAdj, message: str, reduce: str, ufeat, efeat):
+        view = adj.in_csr()
+        feat_shape = broadcast_feature_shape(ufeat, efeat)
+        width = max(1, math.prod(feat_shape))
+        ref = ufeat if ufeat is not None else efeat
+        out = torch.zeros(adj.num_dst, width, dtype=ref.dtype, device=ref.device)
+        arg_pos = torch.full((adj.num_dst, width), -1, dtype=torch.int64, device=ref.device)
+        torch_reduce = "amax" if reduce == "max" else "amin"
+        for row_start, row_end, nz_start, nz_end in chunk_bounds(view.indptr, width):
+            if nz_end == nz_start:
+                continue
+            src = view.indices[nz_start:nz_end]
+            eids = _chunk_eids(view, nz_start, nz_end)
+            msg = _build_messages(message, ufeat, efeat, src, eids, feat_shape).reshape(-1, width)
+            local_rows = (view.rows[nz_start:nz_end] - row_start).view(-1, 1).expand(-1, width)
+            num_rows = row_end - row_start
+            best = torch.empty(num_rows, width, dtype=msg.dtype, device=msg.device)
+            best.scatter_reduce_(0, local_rows, msg, torch_reduce, include_self=False)
+            hit = msg == best.gather(0, local_rows)
+            positions = torch.arange(nz_start, nz_end, device=msg.device).view(-1, 1).expand(-1, width)
+            candidates = torch.where(hit, positions, torch.iinfo(torch.int64).max)
+            first = torch.full((num_rows, width), torch.iinfo(torch.int64).max, dtype=torch.int64, device=msg.device)
+            first.scatter_reduce_(0, local_rows, candidates, "amin", include_self=True)
+            has_edges = view.indptr[row_start + 1 : row_end + 1] > view.indptr[row_start:row_end]
+            out[row_start:row_end] = torch.where(has_edges.view(-1, 1), best, torch.zeros((), dtype=best.dtype))
+            arg_pos[row_start:row_end] = torch.where(has_edges.view(-1, 1), first, -1)
+        valid = arg_pos >= 0
+        safe_pos = arg_pos.clamp(min=0)
+        arg_src = torch.where(valid, view.indices[safe_pos], -1)
+        arg_eid = torch.where(valid, _chunk_eids(view, 0, view.indices.numel())[safe_pos], -1) if view.indices.numel() else arg_pos
+        ctx.adj, ctx.message, ctx.feat_shape = adj, message, feat_shape
+        ctx.save_for_backward(ufeat, efeat, arg_src, arg_eid)
+        ctx.mark_non_differentiable(arg_src, arg_eid)
+        ctx.set_materialize_grads(False)
+        return out.view(adj.num_dst, *feat_shape), arg_src, arg_eid
+
+    @staticmethod
+    def backward(ctx, grad, _grad_src=None, _grad_eid=None):
+        ufeat, efeat, arg_src, arg_eid = ctx.saved_tensors
+        if grad is None:
+            return None, None, None, None, None
+        width = arg_src.shape[1]
+        grad = grad.reshape(-1, width)
+        valid = arg_src >= 0
+        grad = torch.where(valid, grad, torch.zeros((), dtype=grad.dtype))
+        src_idx, eid_idx = arg_src.clamp(min=0), arg_eid.clamp(min=0)
+        grad_u = grad_e = None
+        if ctx.message == "u_mul_e":
+            u_at = _gather_broadcast(ufeat, src_idx, ctx.feat_shape) if ctx.needs_input_grad[4] else None
+            e_at = _gather_broadcast(efeat, eid_idx, ctx.feat_shape) if ctx.needs_input_grad[3] else None
+        if ufeat is not None and ctx.needs_input_grad[3]:
+            contrib = grad * e_at if ctx.message == "u_mul_e" else grad
+            full = torch.zeros(ufeat.shape[0], width, dtype=grad.dtype, device=grad.device)
+            full.scatter_add_(0, src_idx, contrib)
+            grad_u = reduce_to_shape(full.view(ufeat.shape[0], *ctx.feat_shape), ufeat.shape)
+        if efeat is not None and ctx.needs_input_grad[4]:
+            contrib = grad * u_at if ctx.message == "u_mul_e" else grad
+            full = torch.zeros(efeat.shape[0], width, dtype=grad.dtype, device=grad.device)
+            full.scatter_add_(0, eid_idx, contrib)
+            grad_e = reduce_to_shape(full.view(efeat.shape[0], *ctx.feat_shape), efeat.shape)
+        return None, None, None, grad_u, grad_e
+
+
+def _chunk_eids(view, start: int, end: int) -> torch.Tensor:
+    if view.perm is None:
+        return torch.arange(start, end, device=view.indices.device)
+    return view.perm[start:end]
+
+
+def _build_messages(message, ufeat, efeat, src, eids, feat_shape):
+    if message == "copy_u":
+        return ufeat.index_select(0, src)
+    if message == "copy_e":
+        return efeat.index_select(0, eids)
+    u = ufeat.index_select(0, src)
+    e = efeat.index_select(0, eids)
+    msg = u + e if message == "u_add_e" else u * e
+    return msg.expand(-1, *feat_shape) if msg.shape[1:] != feat_shape else msg
+
+
+def _gather_broadcast(feat: torch.Tensor, index: torch.Tensor, feat_shape) -> torch.Tensor:
+    """``feat`` broadcast to [rows, *feat_shape], flattened, gathered element-wise at ``index``."""
+    rows = feat.shape[0]
+    full = feat.expand(rows, *feat_shape).reshape(rows, -1)
+    return full.gather(0, index)
+
+
+def gspmm_with_arg(adj: SparseAdj, message: str, reduce: str, ufeat=None, efeat=None):
+    """max/min SpMM that also returns the arg source node and arg edge id per output element.
+
+    Returns ``(out [num_dst, *F], arg_src [num_dst, D], arg_eid [num_dst, D])`` with -1 where a
+    destination has no incoming edge (D is the flattened feature size).
+    """
+    if reduce not in ("max", "min"):
+        raise ValueError(f"gspmm_with_arg: reduce must be 'max' or 'min', got {reduce!r}")
+    if message == "u_div_e":
+        message, efeat = "u_mul_e", efeat.reciprocal()
+    elif message == "u_sub_e":
+        message, efeat = "u_add_e", -efeat
+    return _ArgReduce.apply(adj, message, reduce, ufeat, efeat)
+
