@@ -11,9 +11,26 @@ import warnings as _warnings
 _warnings.filterwarnings("ignore", message="Sparse CSR tensor support is in beta state")
 _warnings.filterwarnings("ignore", message="Sparse invariant checks are implicitly disabled")
 
-from . import ops  # noqa: E402
+from . import function, ops  # noqa: E402
+from .core import (  # noqa: E402
+    EdgeBatch,
+    NodeBatch,
+    bfs_edges_generator,
+    bfs_nodes_generator,
+    dfs_edges_generator,
+    edge_softmax,
+    prop_edges,
+    prop_edges_dfs,
+    prop_nodes,
+    prop_nodes_topo,
+    topological_nodes_generator,
+)
 from .graph import ALL, EID, NID, Frame, Graph, block, graph  # noqa: E402
 
 __version__ = "0.1.0"
 
-__all__ = ["Graph", "Frame", "graph", "block", "NID", "EID", "ALL", "ops"]
+__all__ = [
+    "Graph", "Frame", "graph", "block", "NID", "EID", "ALL", "ops", "function",
+    "edge_softmax", "EdgeBatch", "NodeBatch", "prop_nodes", "prop_nodes_topo", "prop_edges", "prop_edges_dfs",
+    "topological_nodes_generator", "bfs_nodes_generator", "bfs_edges_generator", "dfs_edges_generator",
+]
