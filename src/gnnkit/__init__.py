@@ -25,7 +25,38 @@ from .core import (  # noqa: E402
     prop_nodes_topo,
     topological_nodes_generator,
 )
-from .graph import ALL, EID, NID, Frame, Graph, block, graph  # noqa: E402
+from .graph import (  # noqa: E402
+    ALL,
+    EID,
+    NID,
+    Frame,
+    Graph,
+    add_self_loop,
+    batch,
+    block,
+    edge_subgraph,
+    from_edge_index,
+    from_edge_list,
+    from_networkx,
+    from_scipy,
+    graph,
+    in_subgraph,
+    khop_in_subgraph,
+    knn_graph,
+    line_graph,
+    node_subgraph,
+    remove_self_loop,
+    reverse,
+    segmented_knn_graph,
+    to_bidirected,
+    to_block,
+    to_edge_index,
+    to_edge_list,
+    to_networkx,
+    to_scipy,
+    to_simple,
+    unbatch,
+)
 
 __version__ = "0.1.0"
 
@@ -33,4 +64,8 @@ __all__ = [
     "Graph", "Frame", "graph", "block", "NID", "EID", "ALL", "ops", "function",
     "edge_softmax", "EdgeBatch", "NodeBatch", "prop_nodes", "prop_nodes_topo", "prop_edges", "prop_edges_dfs",
     "topological_nodes_generator", "bfs_nodes_generator", "bfs_edges_generator", "dfs_edges_generator",
+    "batch", "unbatch", "from_networkx", "to_networkx", "from_scipy", "to_scipy", "from_edge_index",
+    "to_edge_index", "from_edge_list", "to_edge_list", "reverse", "add_self_loop", "remove_self_loop",
+    "to_simple", "to_bidirected", "node_subgraph", "edge_subgraph", "in_subgraph", "khop_in_subgraph",
+    "line_graph", "knn_graph", "segmented_knn_graph", "to_block",
 ]

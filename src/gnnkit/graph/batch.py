@@ -1,0 +1,78 @@
+"""Batching many small graphs into one disjoint union, and splitting it back.
+
+``batch`` is a handful of tensor concatenations, whatever the number of graphs: the node-id
+offset of every edge comes from one ``repeat_interleave`` of the cumulative node counts, and
+each feature column is one ``torch.cat``. Readouts find each node's graph with
+``bg.node_graph_ids()``.
+"""
+
+from __future__ import annotations
+
+import torch
+
+from .frame import Frame
+from .graph import Graph
+
+__all__ = ["batch", "unbatch"]
+
+
+def batch(graphs) -> Graph:
+    """The disjoint union of ``graphs`` (node and edge ids offset), with features concatenated.
+
+    All graphs must be on one device and have the same feature names. Batching batched graphs
+    keeps the finest granularity (their member graphs)."""
+    graphs = list(graphs)
+    if not graphs:
+        raise ValueError("batch: expected a non-empty list of graphs")
+    for i, g in enumerate(graphs):
+        if not isinstance(g, Graph):
+            raise TypeError(f"batch: item {i} is a {type(g).__name__}, expected a gnnkit Graph")
+        if g.is_block:
+            raise TypeError(f"batch: item {i} is a block; only graphs can be batched")
+    device = graphs[0].device
+    for i, g in enumerate(graphs):
+        if g.device != device:
+            raise ValueError(f"batch: graph {i} is on {g.device} but graph 0 is on {device}")
+
+    num_nodes = torch.cat([g.batch_num_nodes() for g in graphs])
+    num_edges = torch.cat([g.batch_num_edges() for g in graphs])
+    per_graph_nodes = torch.tensor([g.num_nodes() for g in graphs], device=device)
+    per_graph_edges = torch.tensor([g.num_edges() for g in graphs], device=device)
+    node_offsets = torch.cumsum(per_graph_nodes, 0) - per_graph_nodes
+    edge_offsets = torch.repeat_interleave(node_offsets, per_graph_edges)
+    src = torch.cat([g.sparse.src for g in graphs]) + edge_offsets
+    dst = torch.cat([g.sparse.dst for g in graphs]) + edge_offsets
+
+    bg = Graph(src, dst, int(per_graph_nodes.sum()))
+    bg._srcframe = bg._dstframe = Frame.concat([g._srcframe for g in graphs], "ndata", device)
+    bg._edata = Frame.concat([g._edata for g in graphs], "edata", device)
+    bg._batch_num_nodes = num_nodes
+    bg._batch_num_edges = num_edges
+    return bg
+
+
+def unbatch(bg: Graph, node_split=None, edge_split=None) -> list[Graph]:
+    """Splits a batched graph into its member graphs (or by the given node/edge counts)."""
+    if not isinstance(bg, Graph):
+        raise TypeError(f"unbatch: expected a gnnkit Graph, got {type(bg).__name__}")
+    node_counts = bg.batch_num_nodes() if node_split is None else torch.as_tensor(node_split, device=bg.device)
+    edge_counts = bg.batch_num_edges() if edge_split is None else torch.as_tensor(edge_split, device=bg.device)
+    if node_counts.numel() != edge_counts.numel():
+        raise ValueError(f"unbatch: {node_counts.numel()} node counts but {edge_counts.numel()} edge counts")
+    if int(node_counts.sum()) != bg.num_nodes() or int(edge_counts.sum()) != bg.num_edges():
+        raise ValueError("unbatch: the node/edge counts do not add up to the graph's size")
+    n_list, e_list = node_counts.tolist(), edge_counts.tolist()
+    offsets = torch.repeat_interleave(torch.cumsum(node_counts, 0) - node_counts, edge_counts)
+    srcs = torch.split(bg.sparse.src - offsets, e_list)
+    dsts = torch.split(bg.sparse.dst - offsets, e_list)
+    ndata = {k: torch.split(v, n_list) for k, v in bg.ndata.items()}
+    edata = {k: torch.split(v, e_list) for k, v in bg.edata.items()}
+    graphs = []
+    for i, (n, s, d) in enumerate(zip(n_list, srcs, dsts)):
+        g = Graph(s, d, n)
+        for k, parts in ndata.items():
+            g._srcframe._columns[k] = parts[i]
+        for k, parts in edata.items():
+            g._edata._columns[k] = parts[i]
+        graphs.append(g)
+    return graphs
