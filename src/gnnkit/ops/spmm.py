@@ -248,10 +248,13 @@ class _ArgReduce(torch.autograd.Function):
             has_edges = view.indptr[row_start + 1 : row_end + 1] > view.indptr[row_start:row_end]
             out[row_start:row_end] = torch.where(has_edges.view(-1, 1), best, torch.zeros((), dtype=best.dtype))
             arg_pos[row_start:row_end] = torch.where(has_edges.view(-1, 1), first, -1)
-        valid = arg_pos >= 0
-        safe_pos = arg_pos.clamp(min=0)
-        arg_src = torch.where(valid, view.indices[safe_pos], -1)
-        arg_eid = torch.where(valid, _chunk_eids(view, 0, view.indices.numel())[safe_pos], -1) if view.indices.numel() else arg_pos
+        if view.indices.numel():
+            valid = arg_pos >= 0
+            safe_pos = arg_pos.clamp(min=0)
+            arg_src = torch.where(valid, view.indices[safe_pos], -1)
+            arg_eid = torch.where(valid, _chunk_eids(view, 0, view.indices.numel())[safe_pos], -1)
+        else:
+            arg_src, arg_eid = arg_pos, arg_pos.clone()
         ctx.adj, ctx.message, ctx.feat_shape = adj, message, feat_shape
         ctx.save_for_backward(ufeat, efeat, arg_src, arg_eid)
         ctx.mark_non_differentiable(arg_src, arg_eid)
