@@ -1,0 +1,57 @@
+"""DeepGCNLayer: one layer of a deep GCN with a skip connection (Li et al. 2019 "DeepGCNs"; Li et al.
+2020 "DeeperGCN").
+
+    'res+' (pre-activation):  x' = x + Conv(Dropout(Act(Norm(x))))
+    'res':                    x' = Dropout(x + Act(Norm(Conv(x))))
+    'dense':                  x' = Dropout([x, Act(Norm(Conv(x)))])        (channels grow)
+    'plain':                  x' = Dropout(Act(Norm(Conv(x))))
+
+``conv`` is any module called as ``conv(g, x, *args)``; ``norm`` and ``act`` any modules (or
+None). Residual blocks need the conv to keep the width; dense blocks concatenate.
+"""
+
+from __future__ import annotations
+
+import torch
+import torch.nn.functional as F
+from torch import nn
+
+__all__ = ["DeepGCNLayer"]
+
+BLOCKS = ("res+", "res", "dense", "plain")
+
+
+class DeepGCNLayer(nn.Module):
+    def __init__(self, conv: nn.Module, norm: nn.Module | None = None, act: nn.Module | None = None, block: str = "res+", dropout: float = 0.0):
+        super().__init__()
+        if block not in BLOCKS:
+            raise ValueError(f"DeepGCNLayer: block must be one of {BLOCKS}, got {block!r}")
+        if not 0.0 <= dropout < 1.0:
+            raise ValueError(f"DeepGCNLayer: dropout must lie in [0, 1), got {dropout}")
+        self.conv = conv
+        self.norm = norm if norm is not None else nn.Identity()
+        self.act = act if act is not None else nn.Identity()
+        self.block = block
+        self.dropout = float(dropout)
+
+    def reset_parameters(self) -> None:
+        for module in (self.conv, self.norm):
+            if hasattr(module, "reset_parameters"):
+                module.reset_parameters()
+
+    def forward(self, g, x: torch.Tensor, *args) -> torch.Tensor:
+        # x: [N, C] -> [N, C] (res, res+, plain) or [N, C + C_conv] (dense)
+        if self.block == "res+":
+            h = F.dropout(self.act(self.norm(x)), self.dropout, self.training)
+            return x + self.conv(g, h, *args)
+        h = self.act(self.norm(self.conv(g, x, *args)))
+        if self.block == "res":
+            if h.shape != x.shape:
+                raise ValueError(f"DeepGCNLayer(block='res'): conv output {tuple(h.shape)} must match its input {tuple(x.shape)}")
+            h = x + h
+        elif self.block == "dense":
+            h = torch.cat([x, h], -1)
+        return F.dropout(h, self.dropout, self.training)
+
+    def extra_repr(self) -> str:
+        return f"block={self.block!r}, dropout={self.dropout}"

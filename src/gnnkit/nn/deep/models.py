@@ -1,0 +1,159 @@
+"""Deep GCN models for node classification: ``ResGCN``, ``DenseGCN``, ``PlainGCN``, ``DeeperGCN``.
+
+All share one shape (Li et al. 2019/2020):
+
+    h_0 = Linear(x);   h_l = DeepGCNLayer_l(g, h_{l-1})  for l = 1..depth;   y = Linear(h_depth)
+
+* ``ResGCN``: 'res' blocks (x + ReLU(Norm(Conv(x)))).
+* ``DenseGCN``: 'dense' blocks, each adding ``growth`` channels.
+* ``PlainGCN``: 'plain' blocks, no skip connection (the baseline that stops training when deep).
+* ``DeeperGCN``: 'res+' pre-activation blocks around GENConv with a learnable softmax
+  aggregation; the first layer is a bare conv and a final Norm + ReLU precedes the classifier.
+
+``conv`` picks the convolution: ``'gcn'`` (symmetric-normalised GCN with self loops, the
+``GCNLayer`` below), ``'gen'`` (GENConv), ``'mr'`` (MRConv), ``'edge'`` (gnnkit.nn.EdgeConv), or
+a callable ``(in_channels, out_channels) -> module``.
+"""
+
+from __future__ import annotations
+
+import torch
+import torch.nn.functional as F
+from torch import nn
+
+from ... import ops
+from ..conv.gen_conv import GENConv, make_norm
+from ..conv.mr_conv import MRConv
+from .deep_gcn_layer import DeepGCNLayer
+
+__all__ = ["DeepGCN", "ResGCN", "DenseGCN", "PlainGCN", "DeeperGCN", "GCNLayer"]
+
+
+class GCNLayer(nn.Module):
+    """``x' = D^{-1/2} (A + I) D^{-1/2} x W + b`` with ``D`` the in-degree plus one (Kipf & Welling)."""
+
+    def __init__(self, in_channels: int, out_channels: int, bias: bool = True):
+        super().__init__()
+        self.lin = nn.Linear(in_channels, out_channels, bias=False)
+        self.bias = nn.Parameter(torch.zeros(out_channels)) if bias else None
+        self.reset_parameters()
+
+    def reset_parameters(self) -> None:
+        self.lin.reset_parameters()
+        if self.bias is not None:
+            nn.init.zeros_(self.bias)
+
+    def forward(self, g, x: torch.Tensor) -> torch.Tensor:
+        # x: [N, in] -> [N, out]; a square graph (num_src == num_dst)
+        adj = g.sparse
+        h = self.lin(x)
+        norm_src = (adj.out_degrees() + 1).to(h.dtype).rsqrt().view(-1, 1)
+        norm_dst = (adj.in_degrees() + 1).to(h.dtype).rsqrt().view(-1, 1)
+        h = h * norm_src
+        out = (ops.gspmm(adj, "copy_u", "sum", ufeat=h) + h[: adj.num_dst]) * norm_dst
+        return out + self.bias if self.bias is not None else out
+
+
+def _conv_factory(conv, conv_kwargs: dict):
+    if callable(conv) and not isinstance(conv, str):
+        return conv
+    if conv == "gcn":
+        return lambda i, o: GCNLayer(i, o, **conv_kwargs)
+    if conv == "gen":
+        return lambda i, o: GENConv(i, o, **conv_kwargs)
+    if conv == "mr":
+        return lambda i, o: MRConv(i, o, **conv_kwargs)
+    if conv == "edge":
+        from ..conv.edge_conv import EdgeConv  # owned by the layers package
+
+        return lambda i, o: EdgeConv(i, o, **conv_kwargs)
+    raise ValueError(f"conv must be 'gcn', 'gen', 'mr', 'edge' or a callable (in, out) -> module, got {conv!r}")
+
+
+class DeepGCN(nn.Module):
+    def __init__(
+        self,
+        in_feats: int,
+        hidden: int,
+        out_feats: int,
+        depth: int,
+        block: str = "res",
+        conv="gcn",
+        norm: str | None = "batch",
+        dropout: float = 0.0,
+        input_dropout: float = 0.0,
+        growth: int | None = None,
+        conv_kwargs: dict | None = None,
+    ):
+        super().__init__()
+        for name, value in (("in_feats", in_feats), ("hidden", hidden), ("out_feats", out_feats), ("depth", depth)):
+            if not isinstance(value, int) or value < 1:
+                raise ValueError(f"{type(self).__name__}: {name} must be a positive int, got {value!r}")
+        make_conv = _conv_factory(conv, dict(conv_kwargs or {}))
+        self.block, self.depth, self.dropout, self.input_dropout = block, depth, float(dropout), float(input_dropout)
+        self.encoder = nn.Linear(in_feats, hidden)
+        growth = growth or hidden
+        self.layers = nn.ModuleList()
+        width = hidden
+        for _ in range(depth):
+            out = growth if block == "dense" else hidden
+            # res+ normalises the block input; the others normalise the conv output.
+            norm_width = width if block == "res+" else out
+            self.layers.append(DeepGCNLayer(make_conv(width, out), make_norm(norm, norm_width), nn.ReLU(), block, dropout))
+            width = width + out if block == "dense" else out
+        self.final_norm = make_norm(norm, width) if block == "res+" else None
+        self.decoder = nn.Linear(width, out_feats)
+
+    def reset_parameters(self) -> None:
+        for module in self.modules():
+            if module is not self and hasattr(module, "reset_parameters"):
+                module.reset_parameters()
+
+    def forward(self, g, x: torch.Tensor) -> torch.Tensor:
+        # x: [N, in_feats] -> [N, out_feats]
+        h = self.encoder(F.dropout(x, self.input_dropout, self.training))
+        layers = list(self.layers)
+        if self.block == "res+":
+            h = layers.pop(0).conv(g, h)  # the first block has nothing to pre-activate
+        for layer in layers:
+            h = layer(g, h)
+        if self.final_norm is not None:
+            h = F.dropout(F.relu(self.final_norm(h)), self.dropout, self.training)
+        return self.decoder(h)
+
+    def extra_repr(self) -> str:
+        return f"depth={self.depth}, block={self.block!r}"
+
+
+class ResGCN(DeepGCN):
+    """A deep GCN with residual ('res') blocks."""
+
+    def __init__(self, in_feats, hidden, out_feats, depth, conv="gcn", **kwargs):
+        super().__init__(in_feats, hidden, out_feats, depth, block="res", conv=conv, **kwargs)
+
+
+class DenseGCN(DeepGCN):
+    """A deep GCN with dense blocks: each layer appends ``growth`` channels."""
+
+    def __init__(self, in_feats, hidden, out_feats, depth, growth: int = 16, conv="gcn", **kwargs):
+        super().__init__(in_feats, hidden, out_feats, depth, block="dense", conv=conv, growth=growth, **kwargs)
+
+
+class PlainGCN(DeepGCN):
+    """A deep GCN without skip connections ('plain' blocks)."""
+
+    def __init__(self, in_feats, hidden, out_feats, depth, conv="gcn", **kwargs):
+        super().__init__(in_feats, hidden, out_feats, depth, block="plain", conv=conv, **kwargs)
+
+
+class DeeperGCN(DeepGCN):
+    """DeeperGCN: 'res+' blocks around GENConv with a learnable softmax aggregation."""
+
+    def __init__(self, in_feats, hidden, out_feats, depth, aggr: str = "softmax", learn: bool = True, msg_norm: bool = False, norm="batch", **kwargs):
+        conv_kwargs = {"aggr": aggr, "msg_norm": msg_norm, "norm": norm, "num_layers": 2}
+        if aggr == "softmax":
+            conv_kwargs["learn_beta"] = learn
+        elif aggr == "powermean":
+            conv_kwargs["learn_p"] = learn
+        conv_kwargs.update(kwargs.pop("conv_kwargs", None) or {})
+        super().__init__(in_feats, hidden, out_feats, depth, block="res+", conv="gen", norm=norm, conv_kwargs=conv_kwargs, **kwargs)
