@@ -38,6 +38,8 @@ def as_id_tensor(ids, name: str, device=None) -> torch.Tensor:
             tensor = torch.as_tensor(ids)
         except (TypeError, ValueError, RuntimeError) as err:
             raise TypeError(f"{name}: expected integer ids (tensor, list or array), got {type(ids).__name__}") from err
+        if tensor.numel() == 0:
+            tensor = tensor.to(torch.int64)
     if tensor.is_floating_point() or tensor.is_complex():
         if tensor.is_floating_point() and bool(torch.isnan(tensor).any()):
             raise ValueError(f"{name}: ids contain NaN; expected non-negative integers")
@@ -245,7 +247,6 @@ class Graph:
             u = self._node_ids(u, self.num_src_nodes(), "edge_ids: u")
             v = self._node_ids(v, self.num_dst_nodes(), "edge_ids: v")
             src, dst, eid = self.out_edges(u, form="all")
-            key = dst.new_tensor(0)
             pair_key = u * self.num_dst_nodes() + v
             key = src * self.num_dst_nodes() + dst
             keep = torch.isin(key, pair_key)
