@@ -35,7 +35,7 @@ class RelGraphConv(nn.Module):
 
     Messages are per-edge products with the edge's relation matrix: ``gnnkit.ops.gather_mm``
     (edges in any order) or ``segment_mm`` (``presorted=True``: edges sorted by type); for 'bdd'
-    each block is a separate row of the product, so no dense :math:`W_r` is ever formed.
+    each diagonal block is its own typed product, so no dense :math:`W_r` is ever formed.
 
     Args:
         in_feat, out_feat: widths.
@@ -138,12 +138,14 @@ class RelGraphConv(nn.Module):
 
     def _relation_product(self, x_edge: torch.Tensor, etypes: torch.Tensor, presorted: bool) -> torch.Tensor:
         if self.regularizer == "bdd":
-            # Each edge row splits into B block rows; block b of relation r is matrix r * B + b.
-            blocks = self.num_bases
-            rows = x_edge.reshape(-1, self.in_feat // blocks)
-            block_index = (etypes.unsqueeze(1) * blocks + torch.arange(blocks, device=etypes.device)).reshape(-1)
-            weight = self.blocks.reshape(-1, self.in_feat // blocks, self.out_feat // blocks)
-            return self._typed_matmul(rows, weight, block_index, presorted).reshape(-1, self.out_feat)
+            # Block b of every relation maps input slice b to output slice b: B typed products
+            # of [E, in/B] rows, never a dense [in, out] relation matrix.
+            width = self.in_feat // self.num_bases
+            parts = [
+                self._typed_matmul(x_edge[:, b * width : (b + 1) * width], self.blocks[:, b], etypes, presorted)
+                for b in range(self.num_bases)
+            ]
+            return torch.cat(parts, dim=1)
         weight = self.relation_weights()
         return self._typed_matmul(x_edge, weight, etypes, presorted)
 
