@@ -1,0 +1,255 @@
+"""Node-wise neighbour sampling (GraphSAGE, Hamilton et al., 2017) into message-flow blocks.
+
+For a set of destination nodes ``V`` and a fanout ``k``, every ``v in V`` keeps ``min(k, deg(v))``
+of its in-edges chosen uniformly without replacement (``k`` drawn with replacement when
+``replace=True``; all of them when ``k = -1``), or chosen with probability proportional to an
+edge weight ``p_e`` when ``prob`` is given (edges with ``p_e = 0`` are never picked).
+The sampled edges form a block whose destinations are ``V`` and whose sources are ``V``
+followed by the newly reached nodes; stacking one block per layer from the seeds outwards
+gives the message-flow graph of an L-layer GNN.
+
+Everything is vectorised over the frontier, on the graph's cached in-CSR:
+
+* with replacement: offset ``floor(u * deg(v))`` per draw;
+* without replacement, uniform: Floyd's algorithm run for all rows at once (``k`` steps, each a
+  ``[rows, step]`` comparison), which draws a uniform ``k``-subset of ``{0..deg-1}`` exactly;
+* weighted: inverse-CDF search in per-row cumulative weights (with replacement) or
+  Efraimidis-Spirakis keys ``log(u) / p_e`` with a per-row top-k by sorting (without).
+
+New source nodes are numbered in order of first appearance using a reused per-graph id map
+(no sort, no hash table).
+"""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+
+import torch
+
+from ..graph import EID, NID, Graph, block
+from ._utils import check_graph, check_node_ids, expand_segments, relabel, scratch_map, segment_local_index
+
+__all__ = ["NeighborSampler", "MultiLayerFullNeighborSampler", "sample_neighbors", "sample_blocks"]
+
+
+def _check_fanout(fanout, name: str) -> int:
+    if isinstance(fanout, bool) or not isinstance(fanout, int) or (fanout < 0 and fanout != -1):
+        raise ValueError(f"{name}: a fanout must be a non-negative int or -1 (all neighbours), got {fanout!r}")
+    return fanout
+
+
+def _edge_prob(g: Graph, prob, name: str) -> torch.Tensor | None:
+    if prob is None:
+        return None
+    if isinstance(prob, str):
+        if prob not in g.edata:
+            raise KeyError(f"{name}: prob names edge feature {prob!r}, which the graph does not have (edata: {list(g.edata)})")
+        prob = g.edata[prob]
+    if not isinstance(prob, torch.Tensor) or prob.dim() != 1 or prob.numel() != g.num_edges():
+        shape = tuple(prob.shape) if isinstance(prob, torch.Tensor) else type(prob).__name__
+        raise ValueError(f"{name}: prob must be a 1-D tensor with one weight per edge ({g.num_edges()}), got {shape}")
+    if prob.is_floating_point() and bool((prob < 0).any()):
+        raise ValueError(f"{name}: prob must be non-negative")
+    return prob
+
+
+def _subset_offsets(degree: torch.Tensor, k: int, generator=None) -> torch.Tensor:
+    """A uniform random ``k``-subset of ``{0, ..., degree[i] - 1}`` for every row (``degree > k``).
+
+    Returns ``[rows, k]`` offsets. When the rows are short, one sort of random keys over all
+    their offsets (rank < k wins) is the cheapest; for long rows Floyd's algorithm keeps the
+    work at ``O(rows * k^2)`` whatever the degrees."""
+    # degree: [R]
+    total = int(degree.sum())
+    if total <= 4 * degree.numel() * k:
+        pos, row = expand_segments(torch.zeros_like(degree), degree)  # pos: offset inside the row
+        keys = row.to(torch.float64) + torch.rand(total, dtype=torch.float64, device=degree.device, generator=generator)
+        order = torch.sort(keys).indices  # grouped by row (row index is the integer part)
+        rank = segment_local_index(degree, row)  # rows are contiguous, so rank of sorted slot
+        return pos.index_select(0, order[rank < k]).view(-1, k)
+    return _floyd_offsets(degree, k, generator)
+
+
+def _floyd_offsets(degree: torch.Tensor, k: int, generator=None) -> torch.Tensor:
+    """Floyd's algorithm for all rows at once: for ``j = d-k .. d-1`` draw ``t`` in ``[0, j]``;
+    take ``j`` if ``t`` was taken already, else ``t``. Returns ``[rows, k]`` offsets."""
+    # degree: [R]
+    rows = degree.numel()
+    chosen = torch.empty(rows, k, dtype=torch.int64, device=degree.device)
+    draws = torch.rand(rows, k, device=degree.device, generator=generator, dtype=torch.float64)
+    for step in range(k):
+        upper = degree - (k - step)  # [R] the j of this step
+        pick = (draws[:, step] * (upper + 1).to(torch.float64)).to(torch.int64)
+        if step:
+            taken = (chosen[:, :step] == pick.unsqueeze(1)).any(1)
+            pick = torch.where(taken, upper, pick)
+        chosen[:, step] = pick
+    return chosen
+
+
+def sample_neighbors(
+    g: Graph,
+    nodes,
+    fanout: int,
+    replace: bool = False,
+    prob=None,
+    exclude_eids: torch.Tensor | None = None,
+    generator: torch.Generator | None = None,
+):
+    """Samples in-edges of ``nodes``; returns ``(src, dst_index, eid)``.
+
+    ``src`` are original source ids, ``dst_index`` the position of the destination in ``nodes``
+    (edges grouped by destination, in the order of ``nodes``), ``eid`` original edge ids.
+    ``exclude_eids`` (sorted or not) are never returned."""
+    check_graph(g, "sample_neighbors: g")
+    nodes = check_node_ids(nodes, g.num_nodes(), "sample_neighbors: nodes", g.device)
+    fanout = _check_fanout(fanout, "sample_neighbors")
+    prob = _edge_prob(g, prob, "sample_neighbors")
+    return _sample(g, nodes, fanout, replace, prob, exclude_eids, generator)
+
+
+def _sample(g, nodes, fanout, replace, prob, exclude_eids, generator):
+    view = g.sparse.in_csr()
+    starts = view.indptr.index_select(0, nodes)  # [D]
+    degree = view.indptr.index_select(0, nodes + 1) - starts  # [D]
+    if exclude_eids is not None or (prob is not None and (fanout != -1)):
+        return _sample_filtered(view, starts, degree, fanout, replace, prob, exclude_eids, generator)
+    if fanout == -1:
+        pos, dst = expand_segments(starts, degree)
+    elif replace:
+        counts = torch.where(degree > 0, fanout, 0)
+        dst = torch.repeat_interleave(torch.arange(nodes.numel(), device=nodes.device), counts)
+        draw = torch.rand(dst.numel(), device=nodes.device, generator=generator, dtype=torch.float64)
+        pos = starts.index_select(0, dst) + (draw * degree.index_select(0, dst)).to(torch.int64)
+    else:
+        counts = degree.clamp(max=fanout)
+        offsets_pos, dst = expand_segments(starts, counts)
+        partial = torch.nonzero(degree > fanout).squeeze(1)  # rows that need a random subset
+        if partial.numel():
+            chosen = _subset_offsets(degree.index_select(0, partial), fanout, generator)  # [P, k]
+            slot_start = torch.cumsum(counts, 0) - counts
+            slots = (slot_start.index_select(0, partial).unsqueeze(1) + torch.arange(fanout, device=nodes.device)).view(-1)
+            offsets_pos[slots] = (starts.index_select(0, partial).unsqueeze(1) + chosen).view(-1)
+        pos = offsets_pos
+    src = view.indices.index_select(0, pos)
+    eid = pos if view.perm is None else view.perm.index_select(0, pos)
+    return src, dst, eid
+
+
+def _sample_filtered(view, starts, degree, fanout, replace, prob, exclude_eids, generator):
+    """The general path: weights and/or excluded edges. Looks at every candidate edge of the
+    frontier once (sum of degrees), which is what any weighted sampler has to read."""
+    pos, dst = expand_segments(starts, degree)
+    eid = pos if view.perm is None else view.perm.index_select(0, pos)
+    weight = None if prob is None else prob.index_select(0, eid).to(torch.float64)
+    keep = None
+    if exclude_eids is not None:
+        keep = ~torch.isin(eid, exclude_eids.to(eid.device))
+    if weight is not None:
+        positive = weight > 0
+        keep = positive if keep is None else keep & positive
+    if keep is not None:
+        pos, dst, eid = pos[keep], dst[keep], eid[keep]
+        weight = None if weight is None else weight[keep]
+    num_rows = degree.numel()
+    degree = torch.bincount(dst, minlength=num_rows)
+    if fanout == -1:
+        return view.indices.index_select(0, pos), dst, eid
+    if weight is None:
+        weight = torch.ones(pos.numel(), dtype=torch.float64, device=pos.device)
+    if replace:
+        # Inverse CDF in each row's cumulative weights; one searchsorted for all draws.
+        cumulative = torch.cumsum(weight, 0)
+        row_end = torch.cumsum(degree, 0)
+        row_total_before = torch.cat([cumulative.new_zeros(1), cumulative])[row_end - degree]
+        row_total = cumulative.new_zeros(num_rows)
+        has = degree > 0
+        row_total[has] = cumulative[row_end[has] - 1] - row_total_before[has]
+        counts = torch.where(has, fanout, 0)
+        out_dst = torch.repeat_interleave(torch.arange(num_rows, device=pos.device), counts)
+        target = row_total_before.index_select(0, out_dst) + torch.rand(
+            out_dst.numel(), dtype=torch.float64, device=pos.device, generator=generator
+        ) * row_total.index_select(0, out_dst)
+        pick = torch.searchsorted(cumulative, target, right=True)
+        # Rounding can step one past the row; clamp into it.
+        lo = (row_end - degree).index_select(0, out_dst)
+        pick = torch.minimum(torch.maximum(pick, lo), row_end.index_select(0, out_dst) - 1)
+        return view.indices.index_select(0, pos.index_select(0, pick)), out_dst, eid.index_select(0, pick)
+    # Without replacement: Efraimidis-Spirakis keys, the k largest per row.
+    draws = torch.rand(pos.numel(), dtype=torch.float64, device=pos.device, generator=generator).clamp_(min=1e-300)
+    keys = torch.log(draws) / weight
+    order = torch.sort(keys, descending=True, stable=True).indices
+    order = order.index_select(0, torch.sort(dst.index_select(0, order), stable=True).indices)
+    rank = segment_local_index(degree, dst.index_select(0, order))
+    chosen = order[rank < fanout]
+    return view.indices.index_select(0, pos.index_select(0, chosen)), dst.index_select(0, chosen), eid.index_select(0, chosen)
+
+
+def sample_blocks(
+    g: Graph,
+    seed_nodes: torch.Tensor,
+    fanouts: Sequence[int],
+    replace: bool = False,
+    prob=None,
+    exclude_eids: torch.Tensor | None = None,
+    generator: torch.Generator | None = None,
+):
+    """Samples one block per fanout, from the seeds outwards. Returns ``(input_nodes, blocks)``
+    with ``blocks[0]`` the input layer (fanouts[0]) and ``blocks[-1]`` the seeds' layer."""
+    scratch = scratch_map(g)
+    blocks: list[Graph] = []
+    dst_nodes = seed_nodes
+    for fanout in reversed(list(fanouts)):
+        src, dst_local, eid = _sample(g, dst_nodes, fanout, replace, prob, exclude_eids, generator)
+        src_nodes, src_local = relabel(scratch, dst_nodes, src)
+        b = block((src_local, dst_local), num_src_nodes=src_nodes.numel(), num_dst_nodes=dst_nodes.numel())
+        b.srcdata[NID] = src_nodes
+        b.dstdata[NID] = dst_nodes
+        b.edata[EID] = eid
+        blocks.insert(0, b)
+        dst_nodes = src_nodes
+    return dst_nodes, blocks
+
+
+class NeighborSampler:
+    """Samples a multi-layer message-flow graph with per-layer fanouts.
+
+    ``NeighborSampler([15, 10])`` samples 10 in-neighbours of each seed for the last layer and
+    15 of each of those for the first. ``sample(g, seeds)`` returns
+    ``(input_nodes, output_nodes, blocks)``; ``blocks[i]`` feeds layer ``i``; original ids are in
+    ``srcdata[gk.NID]``, ``dstdata[gk.NID]`` and ``edata[gk.EID]``. ``prob`` is an edge feature
+    name (or ``[E]`` tensor) of non-negative sampling weights.
+
+    The sampler keeps a per-graph id map between calls; use one sampler per thread.
+    """
+
+    def __init__(self, fanouts: Sequence[int], replace: bool = False, prob=None, generator: torch.Generator | None = None):
+        if isinstance(fanouts, (str, bytes)) or not isinstance(fanouts, Sequence) or len(fanouts) == 0:
+            raise ValueError(f"NeighborSampler: fanouts must be a non-empty list of ints (one per layer), got {fanouts!r}")
+        self.fanouts = [_check_fanout(f, "NeighborSampler: fanouts") for f in fanouts]
+        if not isinstance(replace, bool):
+            raise TypeError(f"NeighborSampler: replace must be a bool, got {type(replace).__name__}")
+        self.replace = replace
+        self.prob = prob
+        self.generator = generator
+
+    def sample(self, g: Graph, seed_nodes, exclude_eids: torch.Tensor | None = None):
+        check_graph(g, "NeighborSampler.sample: g")
+        seeds = check_node_ids(seed_nodes, g.num_nodes(), "NeighborSampler.sample: seed_nodes", g.device)
+        if seeds.numel() > 1 and torch.unique(seeds).numel() != seeds.numel():
+            raise ValueError("NeighborSampler.sample: seed_nodes must not repeat a node")
+        prob = _edge_prob(g, self.prob, "NeighborSampler")
+        input_nodes, blocks = sample_blocks(g, seeds, self.fanouts, self.replace, prob, exclude_eids, self.generator)
+        return input_nodes, seeds, blocks
+
+    def __repr__(self) -> str:
+        return f"NeighborSampler(fanouts={self.fanouts}, replace={self.replace}, weighted={self.prob is not None})"
+
+
+class MultiLayerFullNeighborSampler(NeighborSampler):
+    """Takes every in-neighbour at each of ``num_layers`` layers (exact mini-batch inference)."""
+
+    def __init__(self, num_layers: int):
+        if isinstance(num_layers, bool) or not isinstance(num_layers, int) or num_layers < 1:
+            raise ValueError(f"MultiLayerFullNeighborSampler: num_layers must be a positive int, got {num_layers!r}")
+        super().__init__([-1] * num_layers)
