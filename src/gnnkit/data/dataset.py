@@ -155,9 +155,11 @@ def coalesce_edges(
     num_nodes: int,
     edge_values: np.ndarray | None = None,
     remove_self_loops: bool = True,
+    by_dst: bool = False,
 ):
-    """Sorts edges by ``(src, dst)`` and merges duplicates (summing their values), like PyG's
-    ``coalesce`` after ``remove_self_loops``. Returns ``(src, dst, values)``."""
+    """Sorts edges by ``(src, dst)`` (by ``(dst, src)`` with ``by_dst``) and merges duplicates
+    (summing their values), like PyG's ``coalesce`` after ``remove_self_loops``. Returns
+    ``(src, dst, values)``."""
     src = np.asarray(src, dtype=np.int64)
     dst = np.asarray(dst, dtype=np.int64)
     if remove_self_loops:
@@ -165,7 +167,8 @@ def coalesce_edges(
         src, dst = src[keep], dst[keep]
         if edge_values is not None:
             edge_values = edge_values[keep]
-    key = src * int(num_nodes) + dst
+    major, minor = (dst, src) if by_dst else (src, dst)
+    key = major * int(num_nodes) + minor
     order = np.argsort(key, kind="stable")
     sorted_key = key[order]
     first = np.ones(sorted_key.size, dtype=bool)
@@ -175,4 +178,5 @@ def coalesce_edges(
     if edge_values is not None:
         sorted_values = edge_values[order]
         merged = sorted_values if first.all() else np.add.reduceat(sorted_values, np.flatnonzero(first), axis=0)
-    return unique_keys // num_nodes, unique_keys % num_nodes, merged
+    major, minor = unique_keys // num_nodes, unique_keys % num_nodes
+    return (minor, major, merged) if by_dst else (major, minor, merged)

@@ -11,7 +11,7 @@ moved to the ids in ``test.index``; the public split is train = the first ``len(
 the next 500, test = the ids in ``test.index``. CiteSeer's ``test.index`` has 15 gaps (isolated
 papers missing from the test files): like PyG, the gaps become zero-feature nodes with label 0 in
 no mask, giving 3327 nodes. Edges come from the adjacency lists with self-loops removed and
-duplicates merged; the graph is stored with both directions, sorted by (src, dst).
+duplicates merged; the graph is stored with both directions, sorted by (dst, src) as in PyG.
 
 ``split='geom-gcn'`` uses the 10 geom-gcn 60/20/20 splits (``geom-gcn-splits/*.npz``) as
 [N, 10] masks instead.
@@ -107,7 +107,8 @@ def read_planetoid(folder, name: str, split: str = "public") -> NodeDataset:
     adjacency = parts["graph"]
     src = np.repeat(np.fromiter(adjacency.keys(), dtype=np.int64, count=len(adjacency)), [len(v) for v in adjacency.values()])
     dst = np.fromiter((n for v in adjacency.values() for n in v), dtype=np.int64)
-    src, dst, _ = coalesce_edges(src, dst, num_nodes)
+    # Sorted by destination, as PyG's Planetoid does; the aggregation CSR then needs no permutation.
+    src, dst, _ = coalesce_edges(src, dst, num_nodes, by_dst=True)
 
     g = make_graph((torch.from_numpy(src), torch.from_numpy(dst)), num_nodes=num_nodes)
     g.ndata["feat"] = torch.from_numpy(feat)

@@ -13,6 +13,7 @@ a warning that prints their SHA-256 instead of a check.
 
 from __future__ import annotations
 
+import inspect
 from collections.abc import Callable
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -162,6 +163,10 @@ def load_dataset(name: str, root=None, download: bool = False, **options) -> Dat
     ``use_node_attr``/``use_edge_attr`` (TU), ``split_seed`` (npz sets).
     """
     spec = get_spec(name)
+    accepted = list(inspect.signature(spec.read).parameters)[1:]
+    unknown = sorted(set(options) - set(accepted))
+    if unknown:
+        raise TypeError(f"load_dataset: {spec.name} takes no option(s) {unknown}; its options are {accepted or 'none'}")
     root_path = resolve_root(root)
     if spec.embedded:
         return spec.read(None, **options)
@@ -173,12 +178,7 @@ def load_dataset(name: str, root=None, download: bool = False, **options) -> Dat
             f"{spec.name}: {len(missing)} file(s) missing under {root_path / spec.folder}: {', '.join(missing)}; "
             "pass download=True (--download) to fetch them, or point root (--root) at a folder that has them"
         )
-    try:
-        return spec.read(root_path / spec.folder, **options)
-    except TypeError as err:
-        if "unexpected keyword" in str(err):
-            raise TypeError(f"load_dataset: {spec.name} does not take option(s) {sorted(options)}") from err
-        raise
+    return spec.read(root_path / spec.folder, **options)
 
 
 def list_datasets(root=None) -> list[dict]:
