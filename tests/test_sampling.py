@@ -68,23 +68,23 @@ def test_blocks_hold_exactly_the_sampled_edges(replace):
     assert torch.equal(blocks[0].dstdata[gk.NID], blocks[1].srcdata[gk.NID])
 
 
-def _selection_frequencies(g, node, fanout, trials):
-    counts = torch.zeros(g.num_edges())
-    for _ in range(trials):
-        _, _, eid = sample_neighbors(g, torch.tensor([node]), fanout)
-        counts[eid] += 1
-    return counts
-
-
 @pytest.mark.parametrize("degree,fanout", [(12, 5), (300, 3)])  # sort path and Floyd path
 def test_without_replacement_subsets_are_uniform(degree, fanout):
     g = gk.graph((torch.arange(1, degree + 1), torch.zeros(degree, dtype=torch.int64)), num_nodes=degree + 1)
-    trials = 3000 if degree < 100 else 20000
-    freq = _selection_frequencies(g, 0, fanout, trials) / trials
+    trials = 4000 if degree < 100 else 40000
+    # One call, many independent rows for the same node.
+    _, dst, eid = sample_neighbors(g, torch.zeros(trials, dtype=torch.int64), fanout)
+    assert torch.equal(dst, torch.arange(trials).repeat_interleave(fanout))
+    rows = torch.sort(eid.view(trials, fanout), dim=1).values
+    assert bool((rows[:, 1:] != rows[:, :-1]).all())  # no repeats inside a row
+    freq = torch.bincount(eid, minlength=degree).double() / trials
     p = fanout / degree
     std = math.sqrt(p * (1 - p) / trials)
     assert float((freq - p).abs().max()) < 5 * std
-    assert float(freq.sum()) == pytest.approx(fanout)
+    # Pairs are uniform too (a subset sampler, not just uniform marginals): P(0 and 1) = k(k-1)/(d(d-1)).
+    both = (rows == 0).any(1) & (rows == 1).any(1)
+    p2 = fanout * (fanout - 1) / (degree * (degree - 1))
+    assert float(both.double().mean()) == pytest.approx(p2, abs=5 * math.sqrt(p2 / trials) + 1e-4)
 
 
 def test_weighted_sampling_follows_the_weights():
@@ -215,19 +215,19 @@ def test_cluster_gcn_batches_are_induced_subgraphs():
 def test_saint_normalisation_is_unbiased(mode):
     g = random_graph(100, 600, seed=5)
     g.ndata["feat"] = torch.randn(100, 2)
-    sampler = SAINTSampler(mode, budget=30, walk_length=2, num_norm_samples=400)
+    sampler = SAINTSampler(mode, budget=30, walk_length=2, num_norm_samples=200)
     sampler.prepare(g)
     # The loss normalisation makes sum_v node_norm * loss_v unbiased for the mean loss.
     loss = torch.rand(100)
     estimates = []
-    for _ in range(300):
+    for _ in range(150):
         sg = sampler.sample(g)
         nid = sg.ndata[gk.NID]
         assert torch.equal(sg.ndata["node_norm"], sampler.node_norm[nid])
         estimates.append(float((sg.ndata["node_norm"] * loss[nid]).sum()))
         ls, ld = sg.edges()
         assert torch.equal(nid[ls], g.sparse.src[sg.edata[gk.EID]])
-    assert sum(estimates) / len(estimates) == pytest.approx(float(loss.mean()), rel=0.1)
+    assert sum(estimates) / len(estimates) == pytest.approx(float(loss.mean()), rel=0.12)
     assert bool((sampler.edge_norm >= 1.0 - 1e-6).all())  # C_v >= C_uv for an induced subgraph
 
 

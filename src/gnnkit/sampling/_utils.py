@@ -39,10 +39,25 @@ def expand_segments(starts: torch.Tensor, counts: torch.Tensor) -> tuple[torch.T
     Returns ``(positions [sum(counts)], segment_of_position [sum(counts)])``."""
     # starts, counts: [S]
     total = int(counts.sum()) if counts.numel() else 0
-    segment = torch.repeat_interleave(torch.arange(counts.numel(), device=counts.device), counts, output_size=total)
+    segment = segment_ids(counts, total)
     first_slot = torch.cumsum(counts, 0) - counts  # [S] output slot of each segment's first position
     positions = torch.arange(total, device=counts.device) + (starts - first_slot).index_select(0, segment)
     return positions, segment
+
+
+def segment_ids(counts: torch.Tensor, total: int | None = None) -> torch.Tensor:
+    """``repeat_interleave(arange(S), counts)``: the segment of every slot.
+
+    Built from a scatter of segment ends and a cumulative sum, because ATen's
+    ``repeat_interleave`` always opens a parallel region, which costs milliseconds on a busy
+    machine even for tiny inputs."""
+    # counts: [S] -> [total]
+    if total is None:
+        total = int(counts.sum()) if counts.numel() else 0
+    ends = torch.cumsum(counts, 0)
+    marks = torch.zeros(total + 1, dtype=torch.int64, device=counts.device)
+    marks.index_add_(0, ends, torch.ones_like(ends))
+    return torch.cumsum(marks[:total], 0)
 
 
 def segment_local_index(counts: torch.Tensor, segment: torch.Tensor) -> torch.Tensor:

@@ -27,7 +27,7 @@ from collections.abc import Sequence
 import torch
 
 from ..graph import EID, NID, Graph, block
-from ._utils import check_graph, check_node_ids, expand_segments, relabel, scratch_map, segment_local_index
+from ._utils import check_graph, check_node_ids, expand_segments, relabel, scratch_map, segment_ids, segment_local_index
 
 __all__ = ["NeighborSampler", "MultiLayerFullNeighborSampler", "sample_neighbors", "sample_blocks"]
 
@@ -118,7 +118,7 @@ def _sample(g, nodes, fanout, replace, prob, exclude_eids, generator):
         pos, dst = expand_segments(starts, degree)
     elif replace:
         counts = torch.where(degree > 0, fanout, 0)
-        dst = torch.repeat_interleave(torch.arange(nodes.numel(), device=nodes.device), counts)
+        dst = segment_ids(counts)
         draw = torch.rand(dst.numel(), device=nodes.device, generator=generator, dtype=torch.float64)
         pos = starts.index_select(0, dst) + (draw * degree.index_select(0, dst)).to(torch.int64)
     else:
@@ -166,7 +166,7 @@ def _sample_filtered(view, starts, degree, fanout, replace, prob, exclude_eids, 
         has = degree > 0
         row_total[has] = cumulative[row_end[has] - 1] - row_total_before[has]
         counts = torch.where(has, fanout, 0)
-        out_dst = torch.repeat_interleave(torch.arange(num_rows, device=pos.device), counts)
+        out_dst = segment_ids(counts)
         target = row_total_before.index_select(0, out_dst) + torch.rand(
             out_dst.numel(), dtype=torch.float64, device=pos.device, generator=generator
         ) * row_total.index_select(0, out_dst)
