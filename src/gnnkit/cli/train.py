@@ -19,6 +19,7 @@ from . import UsageError
 
 DEFAULT_DATASET = {"node": "KarateClub", "link": "KarateClub", "graph": "MUTAG"}
 DEFAULT_MODEL = {"node": "gcn", "link": "gcn", "graph": "gin"}
+SMALL_GRAPH_NODES = 5000
 HEADLINE = {
     "node": ("test_acc", "val_acc", "best_epoch", "epoch_time_s", "peak_rss_mb"),
     "graph": ("test_acc", "test_acc_std", "val_acc", "best_epoch", "epoch_time_s", "peak_rss_mb"),
@@ -106,6 +107,9 @@ def add_parser(subparsers) -> argparse.ArgumentParser:
     parser.add_argument("--runs", type=_positive_int, default=1, help="repeat with seeds seed..seed+runs-1 and "
                         "report mean and std (default 1)")
     parser.add_argument("--device", default="cpu", help="cpu (default), cuda or cuda:N")
+    parser.add_argument("--threads", type=_positive_int, help="CPU threads for torch (default: 1 for graphs under "
+                        f"{SMALL_GRAPH_NODES} nodes, where a second thread only adds synchronisation, else torch's default)")
+    parser.add_argument("--download", action="store_true", help="fetch missing dataset files (checksummed)")
     parser.add_argument("--out", help="output folder (default: runs/<task>-<dataset>-<model>)")
     parser.add_argument("--resume", action="store_true", help="continue from <out>/checkpoint_last.pt")
     parser.add_argument("--no-progress", action="store_true", help="hide the progress bar")
@@ -131,10 +135,11 @@ def run(args) -> int:
     except ValueError as err:
         raise UsageError(f"--device: {err}") from None
     try:
-        dataset = load_named_dataset(dataset_name, root=args.root)
+        dataset = load_named_dataset(dataset_name, root=args.root, download=args.download)
     except (ValueError, KeyError, FileNotFoundError, NotADirectoryError) as err:
         raise UsageError(f"--dataset {dataset_name}: {_first_line(err)}") from None
     _check_dataset_fits(args.task, dataset, dataset_name)
+    _choose_threads(args.threads, dataset)
     out = Path(args.out) if args.out else Path("runs") / f"{args.task}-{dataset_name}-{model_name}"
 
     results = []
@@ -185,6 +190,17 @@ def _train(args, dataset, model_name, seed, out) -> dict:
         return tasks.train_graph_classification(dataset, model_name, folds=args.folds, batch_size=args.batch_size,
                                                 **common, **shared)
     return tasks.train_link_prediction(dataset, model_name, heads=args.heads, **common, **shared)
+
+
+def _choose_threads(threads, dataset) -> None:
+    import torch
+
+    if threads is None:
+        first = dataset[0]
+        if not isinstance(first, tuple) and first.num_nodes() < SMALL_GRAPH_NODES:
+            threads = 1
+    if threads is not None:
+        torch.set_num_threads(threads)
 
 
 def _check_model(task: str, model_name: str) -> None:

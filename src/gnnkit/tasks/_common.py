@@ -27,12 +27,12 @@ def resolve_device(device) -> torch.device:
     return resolved
 
 
-def load_named_dataset(dataset, root=None):
+def load_named_dataset(dataset, root=None, download: bool = False):
     """A dataset object, loading it with :func:`gnnkit.data.load_dataset` when given by name."""
     if isinstance(dataset, str):
         from gnnkit.data import load_dataset
 
-        return load_dataset(dataset, root=root)
+        return load_dataset(dataset, root=root, download=download)
     return dataset
 
 

@@ -18,6 +18,8 @@ import numpy as np
 import torch
 import torch.nn.functional as F
 
+import gnnkit
+
 from . import models as zoo
 from ._common import count_parameters, dataset_name, resolve_device, write_metrics_json
 from .checkpoint import BEST_MODEL, LAST_CHECKPOINT, load_checkpoint, save_checkpoint
@@ -31,71 +33,27 @@ FOLD_SEED = 12345  # fixed like PyG's benchmark, so every model is compared on t
 
 
 def cross_validation_folds(labels, folds: int = 10, seed: int = FOLD_SEED):
-    """``(train, val, test)`` index arrays per fold: test fold ``i``, validation fold ``i - 1``.
+    """``(train, val, test)`` index arrays per fold: stratified test fold ``i``, validation fold
+    ``i - 1``, training the rest (:func:`gnnkit.data.kfold_train_val_test`)."""
+    from gnnkit.data import kfold_train_val_test
 
-    Folds are stratified by label (``gnnkit.data.stratified_kfold`` when available).
-    """
     labels = np.asarray(labels)
     if not isinstance(folds, int) or isinstance(folds, bool) or folds < 3:
         raise ValueError(f"folds must be an integer >= 3 (train, validation and test folds), got {folds!r}")
     if folds > len(labels):
         raise ValueError(f"folds ({folds}) exceeds the number of graphs ({len(labels)})")
-    test_folds = _stratified_test_folds(labels, folds, seed)
-    splits = []
-    for i in range(folds):
-        test, val = test_folds[i], test_folds[i - 1]
-        train_mask = np.ones(len(labels), dtype=bool)
-        train_mask[test] = False
-        train_mask[val] = False
-        splits.append((np.flatnonzero(train_mask), np.sort(val), np.sort(test)))
-    return splits
-
-
-def _stratified_test_folds(labels: np.ndarray, folds: int, seed: int) -> list[np.ndarray]:
-    try:
-        from gnnkit.data import stratified_kfold
-    except ImportError:
-        stratified_kfold = None
-    if stratified_kfold is not None:
-        pairs = list(stratified_kfold(labels, folds, seed=seed))
-        return [np.asarray(pair[1] if isinstance(pair, tuple) else pair) for pair in pairs]
-    # Shuffle within each class, then deal the graphs of every class round-robin to the folds,
-    # continuing where the previous class stopped so fold sizes differ by at most one.
-    rng = np.random.default_rng(seed)
-    buckets: list[list[int]] = [[] for _ in range(folds)]
-    position = 0
-    for value in np.unique(labels):
-        members = rng.permutation(np.flatnonzero(labels == value))
-        for index in members:
-            buckets[position % folds].append(int(index))
-            position += 1
-    return [np.sort(np.asarray(bucket, dtype=np.int64)) for bucket in buckets]
-
-
-def _batch(graphs):
-    import gnnkit
-
-    if hasattr(gnnkit, "batch"):
-        return gnnkit.batch(graphs)
-    return _concat_graphs(graphs)  # until gnnkit.batch lands
-
-
-def _concat_graphs(graphs):
-    import gnnkit
-
-    offsets = np.cumsum([0] + [g.num_nodes() for g in graphs])
-    src = torch.cat([g.edges()[0] + int(o) for g, o in zip(graphs, offsets)])
-    dst = torch.cat([g.edges()[1] + int(o) for g, o in zip(graphs, offsets)])
-    merged = gnnkit.graph((src, dst), num_nodes=int(offsets[-1]))
-    for key in graphs[0].ndata.keys():
-        merged.ndata[key] = torch.cat([g.ndata[key] for g in graphs])
-    merged.set_batch_num_nodes(torch.tensor([g.num_nodes() for g in graphs]))
-    merged.set_batch_num_edges(torch.tensor([g.num_edges() for g in graphs]))
-    return merged
+    return [tuple(part.numpy() for part in split) for split in kfold_train_val_test(labels, k=folds, seed=seed)]
 
 
 def _graph_items(dataset):
     """(graphs, labels tensor, num_classes, num_features) of a graph dataset of (graph, label) items."""
+    if hasattr(dataset, "graphs") and hasattr(dataset, "labels"):
+        graphs, labels = list(dataset.graphs), torch.as_tensor(dataset.labels, dtype=torch.long)
+        for index, graph in enumerate(graphs):
+            if "feat" not in graph.ndata:
+                raise ValueError(f"dataset: graph {index} has no node data 'feat'")
+        num_classes = int(getattr(dataset, "num_classes", None) or int(labels.max()) + 1)
+        return graphs, labels, num_classes, graphs[0].ndata["feat"].reshape(graphs[0].num_nodes(), -1).shape[1]
     graphs, labels = [], []
     for index in range(len(dataset)):
         item = dataset[index]
@@ -272,7 +230,7 @@ def _train_epoch(network, optimizer, graphs, labels, indices, batch_size, device
     total_loss, total = 0.0, 0
     for start in range(0, len(order), batch_size):
         chosen = order[start:start + batch_size].tolist()
-        batch = _batch([graphs[i] for i in chosen]).to(device)
+        batch = gnnkit.batch([graphs[i] for i in chosen]).to(device)
         target = labels[chosen].to(device)
         optimizer.zero_grad(set_to_none=True)
         logits = network(batch, _features(batch))
@@ -291,7 +249,7 @@ def _evaluate(network, graphs, labels, indices, batch_size, device) -> tuple[flo
     indices = list(np.asarray(indices))
     for start in range(0, len(indices), batch_size):
         chosen = indices[start:start + batch_size]
-        batch = _batch([graphs[i] for i in chosen]).to(device)
+        batch = gnnkit.batch([graphs[i] for i in chosen]).to(device)
         target = labels[chosen].to(device)
         logits = network(batch, _features(batch))
         total_loss += F.cross_entropy(logits, target, reduction="sum").item()

@@ -64,6 +64,7 @@ def train_node_classification(
     dropout: float | None = None,
     normalize_features: bool = True,
     self_loops: bool | None = None,
+    split: int = 0,
     patience: int | None = None,
     seed: int = 0,
     device="cpu",
@@ -76,7 +77,8 @@ def train_node_classification(
     """Train a node classifier full-batch and return its metrics.
 
     ``dataset`` is a node dataset (item 0 a Graph with ``ndata`` ``feat``, ``label``,
-    ``train_mask``, ``val_mask``, ``test_mask``) or such a Graph. ``model`` is a name from
+    ``train_mask``, ``val_mask``, ``test_mask``; with [N, S] masks, column ``split`` is used) or
+    such a Graph. ``model`` is a name from
     :data:`gnnkit.tasks.models.NODE_MODELS` (``gcn``, ``gat``, ``sage``, ``gin``), built with the
     original paper's hyperparameters unless overridden, or an ``nn.Module`` called as
     ``model(graph, features) -> logits``.
@@ -106,7 +108,14 @@ def train_node_classification(
     if normalize_features:
         features = row_normalize(features)
     labels = graph.ndata["label"].long()
-    masks = {split: graph.ndata[f"{split}_mask"].bool() for split in ("train", "val", "test")}
+    masks = {}
+    for part in ("train", "val", "test"):
+        mask = graph.ndata[f"{part}_mask"].bool()
+        if mask.dim() == 2:  # [N, S]: S published splits
+            if not 0 <= split < mask.shape[1]:
+                raise ValueError(f"split must be in [0, {mask.shape[1]}) for this dataset, got {split!r}")
+            mask = mask[:, split]
+        masks[part] = mask
     if int(masks["train"].sum()) == 0:
         raise ValueError("dataset: train_mask selects no node")
     if self_loops is None:
@@ -128,7 +137,7 @@ def train_node_classification(
     start_epoch = 1
     step_times: list[float] = []
     run_config = {"task": "node", "model": model_name, "num_nodes": graph.num_nodes(), "num_classes": num_classes,
-                  "seed": int(seed), **config}
+                  "seed": int(seed), "split": split, **config}
     if resume:
         if out_dir is None:
             raise ValueError("resume=True needs out_dir (the folder holding checkpoint_last.pt)")
