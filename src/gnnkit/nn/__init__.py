@@ -29,3 +29,19 @@ from .readout import (
     readout_nodes,
     sum_nodes,
 )
+from . import aggr  # noqa: E402
+from .conv import GENConv, MRConv  # noqa: E402
+from .deep import (  # noqa: E402
+    DEQGNN,
+    DeeperGCN,
+    DeepGCNLayer,
+    DenseGCN,
+    DilatedKNNGraph,
+    DynamicPointGCN,
+    GroupRevRes,
+    MessageNorm,
+    PlainGCN,
+    ResGCN,
+    RevGNN,
+    WeightTiedRevGNN,
+)

@@ -13,3 +13,5 @@ from .sage_conv import SAGEConv
 from .sg_conv import SGConv
 from .tag_conv import TAGConv
 from .tree_lstm import TreeLSTM
+from .gen_conv import GENConv  # noqa: E402
+from .mr_conv import MRConv  # noqa: E402

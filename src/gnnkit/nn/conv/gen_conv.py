@@ -18,7 +18,6 @@ import torch.nn.functional as F
 from torch import nn
 
 from ..aggr.resolve import resolve_aggregation
-from ..deep.message_norm import MessageNorm
 
 __all__ = ["GENConv"]
 
@@ -71,6 +70,9 @@ class GENConv(nn.Module):
         self.lin_src = nn.Linear(in_channels, out_channels, bias=bias) if in_channels != out_channels else None
         self.lin_dst = nn.Linear(in_channels, out_channels, bias=bias) if in_channels != out_channels else None
         self.lin_edge = nn.Linear(edge_dim, out_channels, bias=bias) if edge_dim is not None and edge_dim != out_channels else None
+        # Imported here: gnnkit.nn.deep builds on the convolutions, so the import cannot be at the top.
+        from ..deep.message_norm import MessageNorm
+
         self.msg_norm = MessageNorm(learn_msg_scale) if msg_norm else None
         layers: list[nn.Module] = []
         width = out_channels

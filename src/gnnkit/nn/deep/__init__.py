@@ -4,6 +4,7 @@ weight-tied reversible and deep-equilibrium GNNs (memory independent of depth)."
 from .deep_gcn_layer import DeepGCNLayer
 from .deq import DEQGNN
 from .dilated_knn import DilatedKNNGraph, dilated_knn_edges
+from .point_cloud import DynamicPointGCN
 from .message_norm import MessageNorm
 from .models import DeeperGCN, DeepGCN, DenseGCN, GCNLayer, PlainGCN, ResGCN
 from .reversible import GroupRevRes, PreActBlock, RevGNN, WeightTiedRevGNN
@@ -13,6 +14,7 @@ __all__ = [
     "DeepGCNLayer",
     "DEQGNN",
     "DilatedKNNGraph",
+    "DynamicPointGCN",
     "dilated_knn_edges",
     "MessageNorm",
     "DeepGCN",

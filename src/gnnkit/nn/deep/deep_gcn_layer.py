@@ -13,8 +13,9 @@ None). Residual blocks need the conv to keep the width; dense blocks concatenate
 from __future__ import annotations
 
 import torch
-import torch.nn.functional as F
 from torch import nn
+
+from ..dropout import functional_dropout
 
 __all__ = ["DeepGCNLayer"]
 
@@ -42,7 +43,7 @@ class DeepGCNLayer(nn.Module):
     def forward(self, g, x: torch.Tensor, *args) -> torch.Tensor:
         # x: [N, C] -> [N, C] (res, res+, plain) or [N, C + C_conv] (dense)
         if self.block == "res+":
-            h = F.dropout(self.act(self.norm(x)), self.dropout, self.training)
+            h = functional_dropout(self.act(self.norm(x)), self.dropout, self.training)
             return x + self.conv(g, h, *args)
         h = self.act(self.norm(self.conv(g, x, *args)))
         if self.block == "res":
@@ -51,7 +52,7 @@ class DeepGCNLayer(nn.Module):
             h = x + h
         elif self.block == "dense":
             h = torch.cat([x, h], -1)
-        return F.dropout(h, self.dropout, self.training)
+        return functional_dropout(h, self.dropout, self.training)
 
     def extra_repr(self) -> str:
         return f"block={self.block!r}, dropout={self.dropout}"

@@ -21,8 +21,9 @@ parameters are those of one layer.
 from __future__ import annotations
 
 import torch
-import torch.nn.functional as F
 from torch import nn
+
+from ..dropout import functional_dropout
 
 from ... import ops
 from .solvers import SOLVERS, fixed_point_solve
@@ -94,7 +95,7 @@ class DEQGNN(nn.Module):
         """z* [N, hidden] with gradients by implicit differentiation."""
         if g.num_src_nodes() != g.num_dst_nodes():
             raise ValueError("DEQGNN: needs a square graph (num_src == num_dst), not a block")
-        u = self.encoder(F.dropout(x, self.input_dropout, self.training))
+        u = self.encoder(functional_dropout(x, self.input_dropout, self.training))
         weight = self.contractive_weight()
         with torch.no_grad():
             z_star, info = fixed_point_solve(self.solver, lambda z: self.layer(g, z, u, weight), torch.zeros_like(u), self.max_iter, self.tol)
@@ -121,7 +122,7 @@ class DEQGNN(nn.Module):
     def forward(self, g, x: torch.Tensor) -> torch.Tensor:
         # x: [N, in_feats] -> [N, out_feats]
         z = self.equilibrium(g, x)
-        return self.decoder(F.dropout(z, self.dropout, self.training))
+        return self.decoder(functional_dropout(z, self.dropout, self.training))
 
     def extra_repr(self) -> str:
         return f"hidden={self.hidden}, gamma={self.gamma}, solver={self.solver!r}, max_iter={self.max_iter}, tol={self.tol}"

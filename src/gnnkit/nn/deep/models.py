@@ -21,6 +21,8 @@ import torch
 import torch.nn.functional as F
 from torch import nn
 
+from ..dropout import functional_dropout
+
 from ... import ops
 from ..conv.gen_conv import GENConv, make_norm
 from ..conv.mr_conv import MRConv
@@ -111,14 +113,14 @@ class DeepGCN(nn.Module):
 
     def forward(self, g, x: torch.Tensor) -> torch.Tensor:
         # x: [N, in_feats] -> [N, out_feats]
-        h = self.encoder(F.dropout(x, self.input_dropout, self.training))
+        h = self.encoder(functional_dropout(x, self.input_dropout, self.training))
         layers = list(self.layers)
         if self.block == "res+":
             h = layers.pop(0).conv(g, h)  # the first block has nothing to pre-activate
         for layer in layers:
             h = layer(g, h)
         if self.final_norm is not None:
-            h = F.dropout(F.relu(self.final_norm(h)), self.dropout, self.training)
+            h = functional_dropout(F.relu(self.final_norm(h)), self.dropout, self.training)
         return self.decoder(h)
 
     def extra_repr(self) -> str:

@@ -33,6 +33,8 @@ import torch
 import torch.nn.functional as F
 from torch import nn
 
+from ..dropout import functional_dropout
+
 from ..conv.gen_conv import make_norm
 from .models import GCNLayer
 
@@ -221,7 +223,7 @@ class PreActBlock(nn.Module):
                 module.reset_parameters()
 
     def forward(self, g, x: torch.Tensor, *args) -> torch.Tensor:
-        return self.conv(g, F.dropout(F.relu(self.norm(x)), self.dropout, self.training), *args)
+        return self.conv(g, functional_dropout(F.relu(self.norm(x)), self.dropout, self.training), *args)
 
 
 def _block_factory(conv, norm, dropout):
@@ -278,7 +280,7 @@ class RevGNN(nn.Module):
         h = self.encoder(x)
         for layer in self._layer_sequence():
             h = layer(g, h)
-        h = F.dropout(F.relu(self.final_norm(h)), self.dropout, self.training)
+        h = functional_dropout(F.relu(self.final_norm(h)), self.dropout, self.training)
         return self.decoder(h)
 
 
