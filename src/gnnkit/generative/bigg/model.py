@@ -50,24 +50,89 @@ def positional_encoding(values, dim: int, dtype=torch.float32, device=None) -> t
     return pe.to(dtype)
 
 
+class _LSTMPointwise(torch.autograd.Function):
+    """Fused LSTM pointwise update with a hand-written backward (fewer passes over memory)."""
+
+    @staticmethod
+    def forward(ctx, gates, c):
+        # gates: [N, 4d] (i, f, o, g); c: [N, d]
+        d = c.shape[-1]
+        sig = torch.sigmoid(gates[:, : 3 * d])
+        tg = torch.tanh(gates[:, 3 * d :])
+        c_new = torch.addcmul(sig[:, d : 2 * d] * c, sig[:, :d], tg)
+        tc = torch.tanh(c_new)
+        h_new = sig[:, 2 * d :] * tc
+        ctx.save_for_backward(sig, tg, c, tc)
+        return h_new, c_new
+
+    @staticmethod
+    def backward(ctx, dh, dc_new):
+        sig, tg, c, tc = ctx.saved_tensors
+        d = c.shape[-1]
+        if dh is None:
+            dh = torch.zeros_like(tc)
+        i, f, o = sig[:, :d], sig[:, d : 2 * d], sig[:, 2 * d :]
+        dc = 1.0 - tc * tc
+        dc.mul_(o).mul_(dh)
+        if dc_new is not None:
+            dc.add_(dc_new)
+        dgates = torch.empty(sig.shape[0], 4 * d, dtype=sig.dtype, device=sig.device)
+        torch.mul(dc, tg, out=dgates[:, :d])
+        torch.mul(dc, c, out=dgates[:, d : 2 * d])
+        torch.mul(dh, tc, out=dgates[:, 2 * d : 3 * d])
+        dgates[:, : 3 * d].mul_(sig - sig * sig)
+        torch.mul(dc, i, out=dgates[:, 3 * d :])
+        dgates[:, 3 * d :].mul_(1.0 - tg * tg)
+        return dgates, dc * f
+
+
+class _TreePointwise(torch.autograd.Function):
+    """Fused binary TreeLSTM pointwise update with a hand-written backward."""
+
+    @staticmethod
+    def forward(ctx, gates, c_left, c_right):
+        # gates: [N, 5d] (i, f_l, f_r, o, g); c_left, c_right: [N, d]
+        d = c_left.shape[-1]
+        sig = torch.sigmoid(gates[:, : 4 * d])
+        tg = torch.tanh(gates[:, 4 * d :])
+        c_new = torch.addcmul(torch.addcmul(sig[:, :d] * tg, sig[:, d : 2 * d], c_left), sig[:, 2 * d : 3 * d], c_right)
+        tc = torch.tanh(c_new)
+        h_new = sig[:, 3 * d :] * tc
+        ctx.save_for_backward(sig, tg, c_left, c_right, tc)
+        return h_new, c_new
+
+    @staticmethod
+    def backward(ctx, dh, dc_new):
+        sig, tg, c_left, c_right, tc = ctx.saved_tensors
+        d = tc.shape[-1]
+        if dh is None:
+            dh = torch.zeros_like(tc)
+        dc = 1.0 - tc * tc
+        dc.mul_(sig[:, 3 * d :]).mul_(dh)
+        if dc_new is not None:
+            dc.add_(dc_new)
+        dgates = torch.empty(sig.shape[0], 5 * d, dtype=sig.dtype, device=sig.device)
+        torch.mul(dc, tg, out=dgates[:, :d])
+        torch.mul(dc, c_left, out=dgates[:, d : 2 * d])
+        torch.mul(dc, c_right, out=dgates[:, 2 * d : 3 * d])
+        torch.mul(dh, tc, out=dgates[:, 3 * d : 4 * d])
+        dgates[:, : 4 * d].mul_(sig - sig * sig)
+        torch.mul(dc, sig[:, :d], out=dgates[:, 4 * d :])
+        dgates[:, 4 * d :].mul_(1.0 - tg * tg)
+        d_left = dc * sig[:, d : 2 * d] if ctx.needs_input_grad[1] else None
+        d_right = dc * sig[:, 2 * d : 3 * d] if ctx.needs_input_grad[2] else None
+        return dgates, d_left, d_right
+
+
 def lstm_step(gates: torch.Tensor, c: torch.Tensor):
     """LSTM update from pre-activations ``gates [N, 4d]`` (order i, f, o, g) and cell ``c [N, d]``."""
-    d = c.shape[-1]
-    sig = torch.sigmoid(gates[..., : 3 * d])
-    g = torch.tanh(gates[..., 3 * d :])
-    c_new = sig[..., d : 2 * d] * c + sig[..., :d] * g
-    h_new = sig[..., 2 * d :] * torch.tanh(c_new)
-    return h_new, c_new
+    return _LSTMPointwise.apply(gates, c.expand(gates.shape[0], -1))
 
 
 def tree_step(gates: torch.Tensor, c_left: torch.Tensor, c_right: torch.Tensor):
     """Binary TreeLSTM update from ``gates [N, 5d]`` (order i, f_l, f_r, o, g)."""
-    d = c_left.shape[-1]
-    sig = torch.sigmoid(gates[..., : 4 * d])
-    g = torch.tanh(gates[..., 4 * d :])
-    c_new = sig[..., :d] * g + sig[..., d : 2 * d] * c_left + sig[..., 2 * d : 3 * d] * c_right
-    h_new = sig[..., 3 * d :] * torch.tanh(c_new)
-    return h_new, c_new
+    n = gates.shape[0]
+    return _TreePointwise.apply(gates, c_left.expand(n, -1), c_right.expand(n, -1))
 
 
 class _TreeCell(nn.Module):
@@ -220,22 +285,26 @@ class BiGG(nn.Module):
         cell = self.lr2p
         consts = torch.stack([self.empty_state[0], self.leaf_state[0]])  # [2, d]
         const_c = torch.stack([self.empty_state[1], self.leaf_state[1]])
-        const_l = consts @ cell.weight_left.T  # [2, 5d]
-        const_r = consts @ cell.weight_right.T
+        zero = consts.new_zeros(1, cell.bias.shape[0])
+        const_l = torch.cat([consts @ cell.weight_left.T, zero])  # [3, 5d]: empty, leaf, internal
+        const_r = torch.cat([consts @ cell.weight_right.T, zero])
+        # constant part of the gates for every (left kind, right kind) pair: [9, 5d]
+        pair_table = (const_l[:, None, :] + const_r[None, :, :]).reshape(9, -1) + cell.bias
         for lv in range(len(levels) - 1, -1, -1):
             idx = levels[lv]
+            gates = _take(pair_table, idx.kind_pair)  # [N, 5d]
             if lv + 1 < len(levels) and idx.next_num:
                 nh, nc = bots[lv + 1]
-                lh, lc = nh[idx.next_left_ids], nc[idx.next_left_ids]
-                rh, rc = nh[idx.next_right_ids], nc[idx.next_right_ids]
-                table_l = torch.cat([const_l, lh @ cell.weight_left.T])
-                table_r = torch.cat([const_r, rh @ cell.weight_right.T])
+                lh, lc = _take(nh, idx.next_left_ids), _take(nc, idx.next_left_ids)
+                rh, rc = _take(nh, idx.next_right_ids), _take(nc, idx.next_right_ids)
+                # internal children project only their own rows, added in place at their parents
+                gates.index_add_(0, idx.left_parents, lh @ cell.weight_left.T)
+                gates.index_add_(0, idx.right_parents, rh @ cell.weight_right.T)
                 table_lc = torch.cat([const_c, lc])
                 table_rc = torch.cat([const_c, rc])
             else:
-                table_l, table_r, table_lc, table_rc = const_l, const_r, const_c, const_c
-            gates = table_l[idx.left_table_idx] + table_r[idx.right_table_idx] + cell.bias
-            bots[lv] = tree_step(gates, table_lc[idx.left_table_idx], table_rc[idx.right_table_idx])
+                table_lc, table_rc = const_c, const_c
+            bots[lv] = tree_step(gates, _take(table_lc, idx.left_table_idx), _take(table_rc, idx.right_table_idx))
         return bots
 
     def _row_summaries(self, tf, bots):
@@ -246,7 +315,7 @@ class BiGG(nn.Module):
             parts_h.append(bots[0][0])
             parts_c.append(bots[0][1])
         table_h, table_c = torch.cat(parts_h), torch.cat(parts_c)
-        return table_h[tf.row_summary_idx], table_c[tf.row_summary_idx]
+        return _take(table_h, tf.row_summary_idx), _take(table_c, tf.row_summary_idx)
 
     def _fenwick_levels(self, row_h, row_c, sizes):
         plan = fenwick.build_plan(sizes)
@@ -259,48 +328,52 @@ class BiGG(nn.Module):
         x_h, x_c = fenwick.prefix_states(levels, steps, self.init_state[0:1], self.init_state[1:2],
                                          f.num_rows, self.fenwick_summary)
         pe, inv = self._pe(f.row_graph_nodes - f.row_index)
-        pe = pe[inv]
+        pe = _take(pe, inv)
         return x_h + pe, x_c + pe
 
     def _top_down(self, tf, bots, root_h, root_c):
         """Log-likelihood of all decisions given the row root states (``[R, d]`` each)."""
         logits, labels = [], []
-        logits.append(self.head_edge(root_h[tf.edge_rows]))
+        logits.append(self.head_edge(_take(root_h, tf.edge_rows)))
         labels.append(tf.edge_labels)
         if not tf.levels:
             return _bernoulli_ll(logits, labels)
-        s_h, s_c = root_h[tf.root_rows], root_c[tf.root_rows]
+        s_h, s_c = _take(root_h, tf.root_rows), _take(root_c, tf.root_rows)
         left_cell, right_cell, l2r = self.cell_left, self.cell_right, self.l2r
         left_in = self.left_embed @ left_cell.weight_ih.T + left_cell.bias  # [2, 4d]
         right_in = self.right_embed @ right_cell.weight_ih.T + right_cell.bias  # [4d]
         consts = torch.stack([self.empty_state[0], self.leaf_state[0]])
         const_c = torch.stack([self.empty_state[1], self.leaf_state[1]])
-        const_b = consts @ l2r.weight_right.T  # [2, 5d]
+        const_b = torch.cat([consts @ l2r.weight_right.T, consts.new_zeros(1, l2r.bias.shape[0])])  # [3, 5d]
         num_levels = len(tf.levels)
         for lv, idx in enumerate(tf.levels):
             logits.append(self.head_left(s_h))
             labels.append(idx.label_left)
+            # input of the left LSTM: e_left[has_left] + PE(w_l), projected once per distinct pair
             pe_l, inv_l = self._pe(idx.widths_left)
-            x_left = left_in[idx.has_left.long()] + (pe_l @ left_cell.weight_ih.T)[inv_l]
-            a_h, a_c = lstm_step(x_left + s_h @ left_cell.weight_hh.T, s_c)
+            table_a = (left_in[:, None, :] + (pe_l @ left_cell.weight_ih.T)[None]).reshape(-1, left_in.shape[1])
+            gates_a = _take(table_a, idx.has_left_long * pe_l.shape[0] + inv_l)
+            a_h, a_c = lstm_step(gates_a.addmm_(s_h, left_cell.weight_hh.T), s_c)
+            # l2r: a and the left subtree summary (+ PE(w_r)); constant kinds by table, internal in place
             pe_r, inv_r = self._pe(idx.widths_right)
+            table_b = (const_b[:, None, :] + (pe_r @ l2r.weight_right.T)[None]).reshape(-1, const_b.shape[1])
+            gates_b = _take(table_b + l2r.bias, idx.left_kind * pe_r.shape[0] + inv_r)
+            gates_b.addmm_(a_h, l2r.weight_left.T)
             if lv + 1 < num_levels and idx.next_num:
                 nh, nc = bots[lv + 1]
-                lh, lc = nh[idx.next_left_ids], nc[idx.next_left_ids]
-                table_b = torch.cat([const_b, lh @ l2r.weight_right.T])
+                lh, lc = _take(nh, idx.next_left_ids), _take(nc, idx.next_left_ids)
+                gates_b.index_add_(0, idx.left_parents, lh @ l2r.weight_right.T)
                 table_c = torch.cat([const_c, lc])
             else:
-                table_b, table_c = const_b, const_c
-            gates = (a_h @ l2r.weight_left.T + table_b[idx.left_table_idx]
-                     + (pe_r @ l2r.weight_right.T)[inv_r] + l2r.bias)
-            b_h, b_c = tree_step(gates, a_c, table_c[idx.left_table_idx] + pe_r[inv_r])
-            logits.append(self.head_right(b_h[idx.left_pos]))
+                table_c = const_c
+            b_h, b_c = tree_step(gates_b, a_c, _take(table_c, idx.left_table_idx) + _take(pe_r, inv_r))
+            logits.append(self.head_right(_take(b_h, idx.left_pos)))
             labels.append(idx.label_right)
             if lv + 1 < num_levels and idx.next_num:
                 rp = idx.right_parents
-                r_h, r_c = lstm_step(right_in + b_h[rp] @ right_cell.weight_hh.T, b_c[rp])
-                s_h = torch.cat([a_h, r_h])[idx.next_gather]
-                s_c = torch.cat([a_c, r_c])[idx.next_gather]
+                r_h, r_c = lstm_step(torch.addmm(right_in, _take(b_h, rp), right_cell.weight_hh.T), _take(b_c, rp))
+                s_h = _take(torch.cat([a_h, r_h]), idx.next_gather)
+                s_c = _take(torch.cat([a_c, r_c]), idx.next_gather)
         return _bernoulli_ll(logits, labels)
 
     # ------------------------------------------------------------------------------------------
@@ -452,6 +525,11 @@ def _as_list(graphs, name):
             raise ValueError(f"{name}: expected a non-empty list of graphs, got an empty list")
         return list(graphs)
     return [graphs]
+
+
+def _take(table: torch.Tensor, index: torch.Tensor) -> torch.Tensor:
+    """Row gather whose backward is ``index_add_`` (fast with repeated indices on CPU)."""
+    return torch.index_select(table, 0, index)
 
 
 def _bernoulli_ll(logits: list, labels: list) -> torch.Tensor:

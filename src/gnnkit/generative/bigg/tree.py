@@ -262,6 +262,7 @@ class _TorchIndex:
         self.num = len(level.has_left)
         self.has_left = t(level.has_left, torch.bool)
         self.has_right = t(level.has_right, torch.bool)
+        self.has_left_long = t(level.has_left.astype(np.int64))
         self.label_left = t(level.has_left, torch.float64)
         self.label_right = t(level.has_right[level.has_left], torch.float64)
         self.left_pos = t(np.nonzero(level.has_left)[0])
@@ -273,6 +274,9 @@ class _TorchIndex:
         self.next_num = len(level.next_is_left)
         # parents of the internal right children, in next-level order of those children
         self.right_parents = t(level.next_from_left[~level.next_is_left])
+        self.left_parents = t(level.next_from_left[level.next_is_left])
+        self.kind_pair = t(level.left_kind * 3 + level.right_kind)
+        self.left_kind = t(level.left_kind)
         # next-level states = cat([a, r])[next_gather]: left children copy their parent's a
         rank_right = np.cumsum(~level.next_is_left) - 1
         self.next_gather = t(np.where(level.next_is_left, level.next_from_left, self.num + rank_right))
