@@ -1,0 +1,273 @@
+"""DynaGraph benchmarks: cached vs uncached gnnkit vs PyTorch Geometric Temporal.
+
+Parts (``--part``):
+
+* ``epoch``: training epoch time of GCRN-LSTM, GCRN-GRU and DCRNN encoder-decoders (2 layers,
+  hidden 64, Cheb K=2 / diffusion K=2, windows 12 -> 12, batch 64) on the real METR-LA graph
+  (``METR-LA/adj_mx.pkl``, 207 sensors) with the Los-loop week of METR-LA speeds
+  (``LosLoop/los_speed.csv``, columns matched to the pickle's sensor ids) plus time of day.
+  Variants run batch by batch in turn so machine load hits all alike; with ``--batches N`` the
+  epoch time is the mean batch time times the batches of one epoch.
+* ``throughput``: snapshots per second (forward + backward) of a GCRN-GRU cell on a 100k-node
+  random graph (average in-degree 10) with 128 input features.
+* ``accuracy``: test MSE of GConvGRU / GConvLSTM on Chickenpox (lags 4) and England COVID
+  (lags 8, one graph per day), gnnkit vs PyGT, same features, split (first 80% train) and
+  training protocol (PyGT's example: hidden 32, ReLU, linear head, Adam lr 0.01, full batch).
+
+Run: ``python benchmarks/bench_temporal.py --part all --json benchmarks/results/temporal.json``
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import os
+import sys
+import time
+from pathlib import Path
+
+import torch
+
+sys.path.insert(0, str(Path(__file__).resolve().parent))
+import bench_temporal_pygt as pygt  # noqa: E402
+
+import gnnkit.temporal as T  # noqa: E402
+
+DATASETS = Path(__file__).resolve().parents[1].parent / "shared" / "datasets"
+
+
+def masked_mae(pred, true):
+    mask = (true != 0).to(pred.dtype)
+    mask = mask / mask.mean().clamp(min=1e-8)
+    return ((pred - true).abs() * mask).mean()
+
+
+# ----------------------------------------------------------------------------------------------
+# epoch time
+
+
+def epoch_part(args) -> dict:
+    sensors = T.metr_la_with_los_loop_speeds(DATASETS / "METR-LA", DATASETS / "LosLoop")
+    data = T.SlidingWindowDataset(sensors.speed, 12, 12, zero_is_missing=True, time_of_day=288)
+    ops = sensors.operators()
+    src, dst = ops.graph.edges()
+    edge_index, edge_weight = torch.stack([src, dst]), ops.edge_weight
+    num_batches = -(-data.num_windows("train") // args.batch_size)
+    measured = num_batches if args.batches is None else min(args.batches, num_batches)
+    gen = torch.Generator().manual_seed(0)
+    batches = list(data.batches("train", args.batch_size, shuffle=True, generator=gen))[: measured + 1]
+    results = {}
+    for kind in args.models:
+        torch.manual_seed(0)
+        if kind == "dcrnn":
+            ours = T.DCRNN(data.in_feats, 1, args.hidden, 2, K=2)
+        else:
+            ours = T.GCRN(data.in_feats, 1, args.hidden, 2, cell=kind, K=2)
+        variants = {"cached": ours, "uncached": ours}
+        if pygt.GConvGRU is not None and not args.no_pygt:
+            variants["pygt"] = pygt.PyGTSeq2Seq(kind, data.in_feats, 1, args.hidden, 2, 2)
+        optims = {name: torch.optim.Adam(m.parameters(), lr=1e-3) for name, m in variants.items()}
+
+        def step(name, batch):
+            x, y, ids = batch
+            model = variants[name]
+            t0 = time.perf_counter()
+            if name == "pygt":
+                out = model(x, edge_index, edge_weight, 12)
+            else:
+                model.set_caching(name == "cached")
+                out = model(ops, x, 12, snapshot_ids=ids if name == "cached" else None)
+            loss = masked_mae(data.denormalize(out), y)
+            optims[name].zero_grad()
+            loss.backward()
+            optims[name].step()
+            return time.perf_counter() - t0
+
+        times = {name: [] for name in variants}
+        for i, batch in enumerate(batches):
+            for name in variants:
+                if name == "pygt" and kind == "dcrnn" and i > args.pygt_dcrnn_batches:
+                    continue
+                elapsed = step(name, batch)
+                if i > 0:  # the first batch warms up allocators and the cache store
+                    times[name].append(elapsed)
+                print(f"  {kind:5s} {name:8s} batch {i}: {elapsed:.2f} s", flush=True)
+        row = {}
+        for name, ts in times.items():
+            if ts:
+                mean = sum(ts) / len(ts)
+                row[name] = {"batch_s": mean, "epoch_s": mean * num_batches, "batches_measured": len(ts)}
+        if "cached" in row and "uncached" in row:
+            row["speedup_vs_uncached"] = row["uncached"]["batch_s"] / row["cached"]["batch_s"]
+        if "cached" in row and "pygt" in row:
+            row["speedup_vs_pygt"] = row["pygt"]["batch_s"] / row["cached"]["batch_s"]
+        results[kind] = row
+        print(kind, json.dumps(row), flush=True)
+    return {
+        "workload": "METR-LA adj_mx.pkl (207 sensors, 1722 nnz) + Los-loop speeds (2016 x 207) + time of day; 12 -> 12; "
+        f"batch {args.batch_size}; hidden {args.hidden}; 2 layers; Cheb K=2 / diffusion K=2",
+        "train_batches_per_epoch": num_batches,
+        "models": results,
+    }
+
+
+# ----------------------------------------------------------------------------------------------
+# throughput on a large graph
+
+
+def throughput_part(args) -> dict:
+    n, feats, hidden, steps = args.big_nodes, 128, args.big_hidden, args.big_steps
+    gen = torch.Generator().manual_seed(0)
+    src = torch.randint(0, n, (n * 10,), generator=gen)
+    dst = torch.arange(n).repeat_interleave(10)
+    ops = T.GraphOperators.from_edges(src, dst, n)
+    series = torch.randn(steps, n, feats, generator=gen)
+    results = {}
+    torch.manual_seed(0)
+    cell = T.GConvGRU(feats, hidden, K=2)
+    head = torch.nn.Linear(hidden, 1)
+
+    def run_ours(cached):
+        cell.caching = cached
+        x_aggs = cell.msg_pass_input(ops, series.transpose(0, 1)).transpose(0, 1) if cached else None
+        h = None
+        for t in range(steps):
+            h = cell(ops, series[t], h, x_agg=None if x_aggs is None else x_aggs[t])
+        head(h).mean().backward()
+
+    variants = {"cached": lambda: run_ours(True), "uncached": lambda: run_ours(False)}
+    if pygt.GConvGRU is not None and not args.no_pygt:
+        torch.manual_seed(0)
+        ref = pygt.GConvGRU(feats, hidden, 2)
+        edge_index = torch.stack([src, dst])
+
+        def run_pygt():
+            h = None
+            for t in range(steps):
+                h = ref(series[t], edge_index, None, h)
+            head(h).mean().backward()
+
+        variants["pygt"] = run_pygt
+    for rep in range(args.big_reps + 1):
+        for name, fn in variants.items():
+            t0 = time.perf_counter()
+            fn()
+            elapsed = time.perf_counter() - t0
+            print(f"  throughput {name}: {steps / elapsed:.2f} snapshots/s", flush=True)
+            if rep > 0:
+                results.setdefault(name, []).append(steps / elapsed)
+    summary = {name: sum(v) / len(v) for name, v in results.items()}
+    return {"graph": f"random, {n} nodes, {n * 10} edges (in-degree 10), {feats} features, GConvGRU hidden {hidden}, K=2, "
+            f"{steps} snapshots per sequence, forward+backward", "snapshots_per_s": summary}
+
+
+# ----------------------------------------------------------------------------------------------
+# accuracy against PyGT
+
+
+def _union(snapshots):
+    """Block-diagonal union of the snapshots: (edge_index, edge_weight, x, y, num_nodes)."""
+    eis, ews, xs, ys, offset = [], [], [], [], 0
+    for snap in snapshots:
+        s, d = snap.ops.graph.edges()
+        eis.append(torch.stack([s, d]) + offset)
+        ews.append(snap.ops.edge_weight)
+        xs.append(snap.x)
+        ys.append(snap.y)
+        offset += snap.x.shape[0]
+    return torch.cat(eis, 1), torch.cat(ews), torch.cat(xs), torch.cat(ys), offset
+
+
+class _Head(torch.nn.Module):
+    def __init__(self, cell):
+        super().__init__()
+        self.cell, self.lin = cell, torch.nn.Linear(32, 1)
+
+    def forward(self, *args):
+        h = self.cell(*args)
+        h = h[0] if isinstance(h, tuple) else h
+        return self.lin(torch.relu(h)).squeeze(-1)
+
+
+def _train_eval(lib, cell_name, train, test, lags, epochs, seed):
+    torch.manual_seed(seed)
+    if lib == "gnnkit":
+        cell = T.GConvGRU(lags, 32, K=2) if cell_name == "gru" else T.GConvLSTM(lags, 32, K=2)
+        model = _Head(cell)
+        tr_ops = T.GraphOperators.from_edges(train[0][0], train[0][1], train[4], train[1])
+        te_ops = T.GraphOperators.from_edges(test[0][0], test[0][1], test[4], test[1])
+        run = lambda part, ops: model(ops, part[2])  # noqa: E731
+        tr, te = (train, tr_ops), (test, te_ops)
+    else:
+        cell = pygt.GConvGRU(lags, 32, 2) if cell_name == "gru" else pygt.GConvLSTM(lags, 32, 2)
+        model = _Head(cell)
+        run = lambda part, _: model(part[2], part[0], part[1])  # noqa: E731
+        tr, te = (train, None), (test, None)
+    opt = torch.optim.Adam(model.parameters(), lr=0.01)
+    for _ in range(epochs):
+        loss = ((run(*tr) - tr[0][3]) ** 2).mean()
+        opt.zero_grad()
+        loss.backward()
+        opt.step()
+    with torch.no_grad():
+        return float(((run(*te) - te[0][3]) ** 2).mean())
+
+
+def accuracy_part(args) -> dict:
+    sets = {
+        "chickenpox (lags 4)": (T.load_chickenpox(DATASETS / "ChickenpoxHungary", lags=4), 4),
+        "england_covid (lags 8)": (T.load_england_covid(DATASETS / "EnglandCovid", lags=8), 8),
+    }
+    libs = ["gnnkit"] + (["pygt"] if pygt.GConvGRU is not None and not args.no_pygt else [])
+    out = {}
+    for name, (signal, lags) in sets.items():
+        train, test = T.temporal_signal_split(signal, 0.8)
+        tr, te = _union(list(train)), _union(list(test))
+        for cell in ("gru", "lstm"):
+            row = {}
+            for lib in libs:
+                mses = [_train_eval(lib, cell, tr, te, lags, args.epochs, seed) for seed in range(args.seeds)]
+                row[lib] = {"test_mse_mean": sum(mses) / len(mses), "per_seed": mses}
+            if "pygt" in row:
+                row["ratio_gnnkit_over_pygt"] = row["gnnkit"]["test_mse_mean"] / row["pygt"]["test_mse_mean"]
+            out[f"{name} {cell}"] = row
+            print(name, cell, json.dumps(row), flush=True)
+    return {"protocol": f"first 80% of snapshots train; hidden 32, K=2, ReLU + Linear; Adam lr 0.01; {args.epochs} full-batch epochs; "
+            f"{args.seeds} seeds", "results": out}
+
+
+def main(argv=None):
+    parser = argparse.ArgumentParser(description=__doc__.split("\n")[0])
+    parser.add_argument("--part", choices=["epoch", "throughput", "accuracy", "all"], default="all")
+    parser.add_argument("--models", nargs="+", default=["lstm", "gru", "dcrnn"], choices=["lstm", "gru", "dcrnn"])
+    parser.add_argument("--batch-size", type=int, default=64)
+    parser.add_argument("--hidden", type=int, default=64)
+    parser.add_argument("--batches", type=int, default=None, help="measured batches per variant (default: a whole epoch)")
+    parser.add_argument("--pygt-dcrnn-batches", type=int, default=2, help="PyGT's DCRNN runs window by window: measure this many batches")
+    parser.add_argument("--big-nodes", type=int, default=100_000)
+    parser.add_argument("--big-hidden", type=int, default=64)
+    parser.add_argument("--big-steps", type=int, default=12)
+    parser.add_argument("--big-reps", type=int, default=2)
+    parser.add_argument("--epochs", type=int, default=200)
+    parser.add_argument("--seeds", type=int, default=3)
+    parser.add_argument("--threads", type=int, default=2)
+    parser.add_argument("--no-pygt", action="store_true")
+    parser.add_argument("--json", default=None)
+    args = parser.parse_args(argv)
+    torch.set_num_threads(args.threads)
+    report = {"threads": args.threads, "pygt": pygt.PYGT_IMPORT, "load_avg_start": os.getloadavg()}
+    parts = ["epoch", "throughput", "accuracy"] if args.part == "all" else [args.part]
+    for part in parts:
+        report[part] = {"epoch": epoch_part, "throughput": throughput_part, "accuracy": accuracy_part}[part](args)
+    report["load_avg_end"] = os.getloadavg()
+    print(json.dumps(report, indent=1))
+    if args.json:
+        path = Path(args.json)
+        path.parent.mkdir(parents=True, exist_ok=True)
+        tmp = path.with_suffix(".tmp")
+        tmp.write_text(json.dumps(report, indent=1))
+        os.replace(tmp, path)
+
+
+if __name__ == "__main__":
+    main()
