@@ -431,7 +431,7 @@ def train_graphrnn_s(model: GraphRNNS, graphs, *, epochs: int | None = None, tim
             (loss / nodes).backward()
             nn.utils.clip_grad_norm_(model.parameters(), 5.0)
             optimizer.step()
-            epoch_loss += float(loss)
+            epoch_loss += float(loss.detach())
         epoch += 1
         record = {"epoch": epoch, "loss": epoch_loss / total_nodes,
                   "elapsed_s": elapsed_before + time.perf_counter() - started}

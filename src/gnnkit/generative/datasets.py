@@ -6,7 +6,8 @@ Datasets (``load_generation_dataset(name)``):
     2D grid graphs ``grid_2d_graph(i, j)`` for 10 <= i, j < 20: 100 graphs, 100 <= n <= 361.
 ``lobster``
     100 random lobsters ``networkx.random_lobster(80, 0.7, 0.7, seed=s)`` for s = 1234, 1235, ...,
-    keeping those with 10 <= n <= 100 (GRAN's generator, so the graphs are GRAN's).
+    keeping those with 10 <= n <= 100 (GRAN's generator, so the graphs are GRAN's; drawn here with
+    networkx's algorithm and random stream, so networkx is not needed).
 ``protein``
     The DD graphs (TU text files) with 100 <= n <= 500 after dropping isolated nodes and
     self-loops: 918 graphs.
@@ -28,6 +29,7 @@ https://www.chrsmrrs.com/graphkerneldatasets/DD.zip and .../FIRSTMM_DB.zip.
 from __future__ import annotations
 
 import os
+import random
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -79,21 +81,6 @@ def graph_from_adjacency(adj) -> Graph:
     return graph_from_edges(coo.row, coo.col, adj.shape[0])
 
 
-def _from_networkx(g) -> Graph:
-    nodes = list(g.nodes())
-    index = {node: i for i, node in enumerate(nodes)}
-    pairs = np.array([(index[a], index[b]) for a, b in g.edges()], dtype=np.int64).reshape(-1, 2)
-    return graph_from_edges(pairs[:, 0], pairs[:, 1], len(nodes))
-
-
-def _networkx():
-    try:
-        import networkx
-    except ImportError as err:  # pragma: no cover - networkx is in the "full" extra
-        raise ImportError("the grid and lobster datasets need networkx (pip install 'gnnkit[full]')") from err
-    return networkx
-
-
 def grid_graphs(low: int = 10, high: int = 20) -> list[Graph]:
     """``grid_2d_graph(i, j)`` for low <= i, j < high, nodes numbered row-major (GRAN's order)."""
     if not 1 <= low < high:
@@ -126,13 +113,38 @@ def lobster_graphs(num_graphs: int = 100, seed: int = 1234, mean_nodes: int = 80
     return [g.clone() for g in _LOBSTER_CACHE[key]]
 
 
+def _random_lobster_edges(mean_backbone: int, p1: float, p2: float, seed: int, max_nodes: int | None):
+    """networkx's ``random_lobster`` drawn with ``random.Random(seed)`` exactly as networkx draws it
+    (same graph, same node numbering), but abandoned as soon as it exceeds ``max_nodes``: most
+    seeds give lobsters of hundreds of nodes that GRAN's filter rejects anyway."""
+    rng = random.Random(seed)
+    backbone = int(2 * rng.random() * mean_backbone + 0.5)
+    src = list(range(backbone - 1))
+    dst = list(range(1, backbone))
+    current = backbone - 1
+    for spine in range(backbone):
+        while rng.random() < p1:
+            current += 1
+            src.append(spine)
+            dst.append(current)
+            leg = current
+            while rng.random() < p2:
+                current += 1
+                src.append(leg)
+                dst.append(current)
+            if max_nodes is not None and current + 1 > max_nodes:
+                return None
+    return np.array(src, dtype=np.int64), np.array(dst, dtype=np.int64), current + 1 if backbone else 0
+
+
 def _make_lobsters(num_graphs, seed, mean_nodes, p1, p2, min_nodes, max_nodes):
-    nx = _networkx()
+    if not (0 <= p1 < 1 and 0 <= p2 < 1):
+        raise ValueError(f"p1/p2: expected probabilities in [0, 1), got {p1} and {p2}")
     graphs, current = [], seed
     while len(graphs) < num_graphs:
-        g = nx.random_lobster(mean_nodes, p1, p2, seed=current)
-        if min_nodes <= g.number_of_nodes() <= max_nodes:
-            graphs.append(_from_networkx(g))
+        drawn = _random_lobster_edges(mean_nodes, p1, p2, current, max_nodes)
+        if drawn is not None and drawn[2] >= min_nodes:
+            graphs.append(graph_from_edges(*drawn))
         current += 1
     return graphs
 
@@ -157,19 +169,30 @@ def read_tu_graphs(folder, name: str, min_nodes: int = 0, max_nodes: int | None 
     if edges.size and (edges.min() < 0 or edges.max() >= num_total):
         raise ValueError(f"{a_path}: node ids outside 1..{num_total}")
     edges = edges[edges[:, 0] != edges[:, 1]]
-    adj = sp.csr_matrix((np.ones(len(edges)), (edges[:, 0], edges[:, 1])), shape=(num_total, num_total))
-    adj = ((adj + adj.T) > 0).astype(np.int64).tocsr()
-    non_isolated = np.diff(adj.indptr) > 0
-    graphs = []
+    num_graphs = int(indicator.max()) + 1 if num_total else 0
+    # isolated nodes are dropped (as GRAN's loader does) before sizes are filtered
+    touched = np.zeros(num_total, dtype=bool)
+    touched[edges.ravel()] = True
+    sizes = np.bincount(indicator[touched], minlength=num_graphs)
+    # local id of a kept node: its rank among the kept nodes of its graph, in file order
     order = np.argsort(indicator, kind="stable")
-    bounds = np.searchsorted(indicator[order], np.arange(indicator.max() + 2))
-    for gid in range(indicator.max() + 1):
-        nodes = order[bounds[gid]:bounds[gid + 1]]
-        nodes = nodes[non_isolated[nodes]]
-        n = len(nodes)
+    kept_sorted = touched[order]
+    rank_sorted = np.cumsum(kept_sorted) - 1
+    first_rank = np.concatenate([[0], np.cumsum(sizes)[:-1]])
+    local = np.empty(num_total, dtype=np.int64)
+    local[order] = rank_sorted - first_rank[indicator[order]]
+    owner = indicator[edges[:, 0]]
+    if np.any(owner != indicator[edges[:, 1]]):
+        raise ValueError(f"{a_path}: an edge joins nodes of two different graphs")
+    by_graph = np.argsort(owner, kind="stable")
+    bounds = np.searchsorted(owner[by_graph], np.arange(num_graphs + 1))
+    graphs = []
+    for gid in range(num_graphs):
+        n = int(sizes[gid])
         if n < min_nodes or (max_nodes is not None and n > max_nodes):
             continue
-        graphs.append(graph_from_adjacency(adj[nodes][:, nodes]))
+        part = edges[by_graph[bounds[gid]:bounds[gid + 1]]]
+        graphs.append(graph_from_edges(local[part[:, 0]], local[part[:, 1]], n))
     return graphs
 
 
