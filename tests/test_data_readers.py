@@ -326,3 +326,15 @@ def test_npz_matches_pyg(shared_datasets, pyg):
     g = load_dataset("cora_npz", root=shared_datasets).graph
     _assert_same_graph(g, ref.edge_index, ref.x)
     assert torch.equal(g.ndata["label"], ref.y)
+
+
+def test_planetoid_pickles_cannot_run_code(tmp_path, shared_datasets):
+    import os
+    import pickle
+
+    for f in (shared_datasets / "Cora").glob("ind.cora.*"):
+        (tmp_path / f.name).symlink_to(f)
+    (tmp_path / "ind.cora.x").unlink()
+    (tmp_path / "ind.cora.x").write_bytes(pickle.dumps(os.getcwd, protocol=2))
+    with pytest.raises(pickle.UnpicklingError, match="never holds"):
+        read_planetoid(tmp_path, "Cora")

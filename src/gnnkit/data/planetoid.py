@@ -46,19 +46,29 @@ def geom_gcn_split_files(name: str) -> list[str]:
 
 class _PlanetoidUnpickler(pickle.Unpickler):
     """Loads only the types the Planetoid pickles contain (numpy arrays, scipy CSR matrices,
-    defaultdicts), mapping the Python-2-era scipy module paths onto today's public ones."""
+    defaultdicts of lists), mapping Python-2-era module paths onto today's public ones. Anything
+    else is refused, so a tampered local file cannot run code."""
 
-    _ALLOWED_MODULES = ("numpy", "scipy.sparse", "collections", "copy_reg", "copyreg", "__builtin__", "builtins")
+    _ALLOWED = {
+        ("numpy", "ndarray"),
+        ("numpy", "dtype"),
+        ("numpy.core.multiarray", "_reconstruct"),
+        ("numpy.core.multiarray", "scalar"),
+        ("collections", "defaultdict"),
+        ("__builtin__", "list"),
+        ("builtins", "list"),
+        ("copy_reg", "_reconstructor"),
+        ("__builtin__", "object"),
+    }
 
     def find_class(self, module, name):
-        if module.startswith("scipy.sparse"):
+        if module.startswith("scipy.sparse") and name in ("csr_matrix", "csc_matrix", "coo_matrix", "lil_matrix"):
             return getattr(sp, name)
-        if module == "copy_reg":
-            module = "copyreg"
-        elif module == "__builtin__":
-            module = "builtins"
-        if not module.startswith(self._ALLOWED_MODULES):
+        if (module, name) not in self._ALLOWED:
             raise pickle.UnpicklingError(f"Planetoid file refers to {module}.{name}, which a Planetoid pickle never holds")
+        module = {"__builtin__": "builtins", "copy_reg": "copyreg"}.get(module, module)
+        if module == "numpy.core.multiarray" and hasattr(np, "_core"):  # numpy >= 2 renamed numpy.core
+            module = "numpy._core.multiarray"
         return super().find_class(module, name)
 
 
