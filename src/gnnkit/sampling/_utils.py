@@ -3,6 +3,7 @@ induced subgraphs. Nothing here loops over nodes or edges in Python."""
 
 from __future__ import annotations
 
+import contextlib
 import weakref
 
 import torch
@@ -16,6 +17,32 @@ _UNMAPPED = torch.iinfo(torch.int64).max
 _CANDIDATE_OFFSET = 1 << 61
 
 _scratch_buffers: "weakref.WeakKeyDictionary[Graph, torch.Tensor]" = weakref.WeakKeyDictionary()
+
+
+@contextlib.contextmanager
+def intra_op_threads(num_threads: int | None):
+    """Runs the block with ``num_threads`` PyTorch intra-op threads (``None``: unchanged).
+
+    Sampling is a chain of many small, memory-latency-bound ops; each parallel region costs
+    more than it saves there, and on a busy machine it can stall for milliseconds waiting for
+    a descheduled worker thread. Samplers therefore default to one thread. This changes
+    PyTorch's process-wide setting for the duration, so do not sample in one thread while
+    another thread of the same process computes (DataLoader workers are processes)."""
+    previous = torch.get_num_threads()
+    if num_threads is None or num_threads == previous:
+        yield
+        return
+    torch.set_num_threads(num_threads)
+    try:
+        yield
+    finally:
+        torch.set_num_threads(previous)
+
+
+def check_num_threads(num_threads, name: str):
+    if num_threads is not None and (isinstance(num_threads, bool) or not isinstance(num_threads, int) or num_threads < 1):
+        raise ValueError(f"{name}: num_threads must be a positive int or None, got {num_threads!r}")
+    return num_threads
 
 
 def check_graph(g, name: str) -> Graph:

@@ -27,7 +27,7 @@ from collections.abc import Sequence
 import torch
 
 from ..graph import EID, NID, Graph, block
-from ._utils import check_graph, check_node_ids, expand_segments, relabel, scratch_map, segment_ids, segment_local_index
+from ._utils import check_graph, check_node_ids, check_num_threads, intra_op_threads, expand_segments, relabel, scratch_map, segment_ids, segment_local_index
 
 __all__ = ["NeighborSampler", "MultiLayerFullNeighborSampler", "sample_neighbors", "sample_blocks"]
 
@@ -220,10 +220,19 @@ class NeighborSampler:
     ``srcdata[gk.NID]``, ``dstdata[gk.NID]`` and ``edata[gk.EID]``. ``prob`` is an edge feature
     name (or ``[E]`` tensor) of non-negative sampling weights.
 
+    ``num_threads``: PyTorch intra-op threads while sampling (default 1, see
+    :func:`gnnkit.sampling._utils.intra_op_threads`; ``None`` keeps the process setting).
     The sampler keeps a per-graph id map between calls; use one sampler per thread.
     """
 
-    def __init__(self, fanouts: Sequence[int], replace: bool = False, prob=None, generator: torch.Generator | None = None):
+    def __init__(
+        self,
+        fanouts: Sequence[int],
+        replace: bool = False,
+        prob=None,
+        generator: torch.Generator | None = None,
+        num_threads: int | None = 1,
+    ):
         if isinstance(fanouts, (str, bytes)) or not isinstance(fanouts, Sequence) or len(fanouts) == 0:
             raise ValueError(f"NeighborSampler: fanouts must be a non-empty list of ints (one per layer), got {fanouts!r}")
         self.fanouts = [_check_fanout(f, "NeighborSampler: fanouts") for f in fanouts]
@@ -232,14 +241,16 @@ class NeighborSampler:
         self.replace = replace
         self.prob = prob
         self.generator = generator
+        self.num_threads = check_num_threads(num_threads, "NeighborSampler")
 
     def sample(self, g: Graph, seed_nodes, exclude_eids: torch.Tensor | None = None):
         check_graph(g, "NeighborSampler.sample: g")
         seeds = check_node_ids(seed_nodes, g.num_nodes(), "NeighborSampler.sample: seed_nodes", g.device)
-        if seeds.numel() > 1 and torch.unique(seeds).numel() != seeds.numel():
-            raise ValueError("NeighborSampler.sample: seed_nodes must not repeat a node")
         prob = _edge_prob(g, self.prob, "NeighborSampler")
-        input_nodes, blocks = sample_blocks(g, seeds, self.fanouts, self.replace, prob, exclude_eids, self.generator)
+        with intra_op_threads(self.num_threads):
+            if seeds.numel() > 1 and torch.unique(seeds).numel() != seeds.numel():
+                raise ValueError("NeighborSampler.sample: seed_nodes must not repeat a node")
+            input_nodes, blocks = sample_blocks(g, seeds, self.fanouts, self.replace, prob, exclude_eids, self.generator)
         return input_nodes, seeds, blocks
 
     def __repr__(self) -> str:

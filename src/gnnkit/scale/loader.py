@@ -14,7 +14,7 @@ from typing import NamedTuple
 import torch
 
 from ..graph import EID, NID, Graph
-from ..sampling._utils import check_graph, expand_segments
+from ..sampling._utils import check_graph, expand_segments, intra_op_threads
 from ..sampling.neighbor import sample_blocks
 from ..sampling.partition import metis_partition, partition_pointers
 
@@ -76,7 +76,8 @@ class SubgraphLoader:
         counts = self.ptr.index_select(0, cluster_ids + 1) - starts
         pos, _ = expand_segments(starts, counts)
         batch_nodes = self.order.index_select(0, pos).to(self.g.device)
-        _, (blk,) = sample_blocks(self.g, batch_nodes, [-1])
+        with intra_op_threads(1):
+            _, (blk,) = sample_blocks(self.g, batch_nodes, [-1])
         for key in self.edge_feats:
             blk.edata[key] = self.g.edata[key].index_select(0, blk.edata[EID])
         return SubgraphBatch(batch_nodes, blk.srcdata[NID][batch_nodes.numel():], blk)
