@@ -140,10 +140,12 @@ def read_tu(folder, name: str, use_node_attr: bool = False, use_edge_attr: bool 
     for i in range(num_graphs):
         e0, e1 = int(edge_offsets[i]), int(edge_offsets[i + 1])
         n0, n1 = int(node_offsets[i]), int(node_offsets[i + 1])
-        g = Graph(local_src[e0:e1], local_dst[e0:e1], n1 - n0)
-        g.ndata["feat"] = node_feat_t[n0:n1]
+        # Clones, so that each graph owns its tensors (saving or sending one graph to a loader
+        # worker must not drag the whole dataset's storage along).
+        g = Graph(local_src[e0:e1].clone(), local_dst[e0:e1].clone(), n1 - n0)
+        g.ndata["feat"] = node_feat_t[n0:n1].clone()
         if edge_feat_t is not None:
-            g.edata["feat"] = edge_feat_t[e0:e1]
+            g.edata["feat"] = edge_feat_t[e0:e1].clone()
         graphs.append(g)
 
     meta = {
