@@ -28,7 +28,7 @@ import math
 
 import torch
 
-from ._util import broadcast_feature_shape, chunk_bounds, reduce_to_shape, spmm_into
+from ._util import CHUNK_ELEMENTS, broadcast_feature_shape, chunk_bounds, reduce_to_shape, spmm_into
 from .sparse import SparseAdj
 
 __all__ = ["gspmm", "MESSAGE_OPS", "REDUCE_OPS"]
@@ -37,7 +37,6 @@ MESSAGE_OPS = ("copy_u", "copy_e", "u_add_e", "u_sub_e", "u_mul_e", "u_div_e")
 REDUCE_OPS = ("sum", "mean", "max", "min")
 
 _SPARSE_DTYPES = (torch.float32, torch.float64)
-DOT_CHUNK_ELEMENTS = 1 << 18
 
 
 def gspmm(
@@ -190,8 +189,9 @@ def edge_dot(src_index: torch.Tensor, dst_index: torch.Tensor, xs: torch.Tensor,
     """
     num_edges, width = src_index.numel(), xs.shape[1]
     out = torch.empty(num_edges, dtype=xs.dtype, device=xs.device)
-    # Small chunks: the two gathered blocks stay in cache between the gather and the product.
-    step = max(1, min(num_edges, DOT_CHUNK_ELEMENTS // max(1, width)))
+    # Chunks of a few MB: small enough to stay in cache between the gather and the product and
+    # to reuse two buffers, large enough that per-op overhead stays negligible.
+    step = max(1, min(num_edges, CHUNK_ELEMENTS // max(1, width)))
     left = xs.new_empty(step, width)
     right = xd.new_empty(step, width)
     for start in range(0, num_edges, step):
