@@ -153,3 +153,20 @@ def test_default_root(monkeypatch, tmp_path):
         load_dataset("MUTAG")
     monkeypatch.delenv("GNNKIT_DATA")
     assert default_root() == Path.home() / ".gnnkit" / "data"
+
+
+def test_unpinned_file_downloads_with_a_warning(shared_datasets, tmp_path, monkeypatch):
+    # Amazon/Coauthor npz files had no reference copy to hash: they load, with a loud warning.
+    url = DATASETS["AmazonPhoto"].urls["amazon_electronics_photo.npz"]
+    payload = (shared_datasets / "GNNBenchmark-npz" / "cora.npz").read_bytes()
+    monkeypatch.setattr(_download, "_urlopen", _FakeServer({url: payload}))
+    with pytest.warns(UserWarning, match=r"no published checksum .*\(sha256 " + hashlib.sha256(payload).hexdigest()):
+        ds = load_dataset("amazonphoto", root=tmp_path, download=True)
+    assert ds.name == "AmazonPhoto" and ds.graph.num_nodes() == 2708
+
+
+def test_not_a_zip_is_rejected(tmp_path, monkeypatch):
+    monkeypatch.setattr(_download, "_urlopen", _FakeServer({DATASETS["NCI1"].zip_url: b"<html>moved</html>"}))
+    with pytest.raises(ChecksumError, match="not a zip archive"):
+        load_dataset("NCI1", root=tmp_path, download=True)
+    assert _all_files(tmp_path) == []

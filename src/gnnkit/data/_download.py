@@ -129,6 +129,8 @@ def download_zip_members(url: str, root: Path, folder: str, members: list[str]) 
     archive = _fetch_to_temp(url, dest_dir)
     staging = Path(tempfile.mkdtemp(prefix=".extract-", dir=dest_dir))
     try:
+        if not zipfile.is_zipfile(archive):
+            raise ChecksumError(f"{url}: the download is not a zip archive; nothing was written")
         with zipfile.ZipFile(archive) as zf:
             by_name = {Path(info.filename).name: info for info in zf.infolist() if not info.is_dir()}
             missing = [m for m in members if m not in by_name]
