@@ -4,7 +4,7 @@ The layers live in :mod:`gnnkit.nn`; this module only chooses them and their set
 
 * ``gcn``  Kipf & Welling (ICLR 2017): 2 layers, 16 hidden, dropout 0.5, lr 0.01, L2 5e-4, 200 epochs.
 * ``gat``  Velickovic et al. (ICLR 2018): 8 heads x 8 hidden, ELU, 1 output head, dropout 0.6 on
-  features and attention, lr 0.005, L2 5e-4.
+  features and attention, lr 0.005, L2 5e-4, up to 1000 epochs with a patience of 100.
 * ``sage`` Hamilton et al. (NeurIPS 2017), mean aggregator; the paper has no citation-graph
   setting, so the usual full-batch one: 2 layers, 64 hidden, dropout 0.5, lr 0.01, L2 5e-4.
 * ``gin``  Xu et al. (ICLR 2019): sum aggregation with 2-layer MLPs and batch norm; for graph
@@ -22,12 +22,13 @@ GRAPH_MODELS = ("gin", "gcn", "sage")
 LINK_MODELS = ("gcn", "sage", "gat", "gin")
 
 _NODE_DEFAULTS = {
-    "gcn": dict(epochs=200, hidden=16, num_layers=2, heads=1, lr=0.01, weight_decay=5e-4, dropout=0.5),
-    "gat": dict(epochs=300, hidden=8, num_layers=2, heads=8, lr=0.005, weight_decay=5e-4, dropout=0.6),
-    "sage": dict(epochs=200, hidden=64, num_layers=2, heads=1, lr=0.01, weight_decay=5e-4, dropout=0.5),
-    "gin": dict(epochs=200, hidden=64, num_layers=2, heads=1, lr=0.01, weight_decay=5e-4, dropout=0.5),
+    "gcn": dict(epochs=200, hidden=16, num_layers=2, heads=1, lr=0.01, weight_decay=5e-4, dropout=0.5, patience=None),
+    "gat": dict(epochs=1000, hidden=8, num_layers=2, heads=8, lr=0.005, weight_decay=5e-4, dropout=0.6, patience=100),
+    "sage": dict(epochs=200, hidden=64, num_layers=2, heads=1, lr=0.01, weight_decay=5e-4, dropout=0.5, patience=None),
+    "gin": dict(epochs=200, hidden=64, num_layers=2, heads=1, lr=0.01, weight_decay=5e-4, dropout=0.5, patience=None),
 }
-_CUSTOM_DEFAULTS = dict(epochs=200, hidden=None, num_layers=None, heads=None, lr=0.01, weight_decay=5e-4, dropout=None)
+_CUSTOM_DEFAULTS = dict(epochs=200, hidden=None, num_layers=None, heads=None, lr=0.01, weight_decay=5e-4, dropout=None,
+                        patience=None)
 
 
 def _check_name(name: str, choices, what: str) -> str:
@@ -47,7 +48,7 @@ def _merge(defaults: dict, overrides: dict) -> dict:
 
 
 def _check_value(key: str, value) -> None:
-    if key in ("epochs", "hidden", "num_layers", "heads", "batch_size", "folds", "lr_decay_step", "out_feats"):
+    if key in ("epochs", "hidden", "num_layers", "heads", "batch_size", "patience", "folds", "lr_decay_step", "out_feats"):
         if not isinstance(value, int) or isinstance(value, bool) or value < 1:
             raise ValueError(f"{key} must be a positive integer, got {value!r}")
     elif key in ("lr",):

@@ -97,10 +97,10 @@ def train_node_classification(
     graph, num_classes = node_graph(dataset)
     model_name = model if isinstance(model, str) else type(model).__name__.lower()
     config = zoo.node_hyperparameters(model_name if isinstance(model, str) else None, epochs=epochs, hidden=hidden,
-                                      num_layers=num_layers, heads=heads, lr=lr, weight_decay=weight_decay, dropout=dropout)
+                                      num_layers=num_layers, heads=heads, lr=lr, weight_decay=weight_decay, dropout=dropout,
+                                      patience=patience)
+    patience = config["patience"]
     _check_positive_int("checkpoint_every", checkpoint_every)
-    if patience is not None:
-        _check_positive_int("patience", patience)
     out_dir = None if out_dir is None else Path(out_dir)
 
     seed_everything(seed)
