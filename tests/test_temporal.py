@@ -202,6 +202,20 @@ def test_generic_conv_factory_without_split_runs():
     assert not cell.split and h.shape == (9, 2, 4)
 
 
+def test_cells_take_gnnkit_nn_convs_whole():
+    nn = pytest.importorskip("gnnkit.nn")
+    ops, _ = _random_ops()
+    cell = T.integrate(lambda i, o: nn.GATConv(i, o, num_heads=1, allow_zero_in_degree=True), "gru", 3, 4)
+    x = torch.randn(9, 2, 3, requires_grad=True)
+    h = cell(ops, x)
+    h.sum().backward()
+    assert not cell.split and h.shape == (9, 2, 4) and x.grad.abs().sum() > 0
+    # Batched windows equal one window at a time.
+    assert torch.allclose(h[:, 1], cell(ops, x[:, 1].detach()), atol=1e-6)
+    lstm = T.integrate(nn.SAGEConv, "lstm", 3, 4, aggregator_type="mean")
+    assert lstm(ops, x.detach())[0].shape == (9, 2, 4)
+
+
 def test_bad_arguments_are_rejected():
     ops, _ = _random_ops()
     with pytest.raises(ValueError, match="conv must be one of"):

@@ -32,8 +32,8 @@ class GraphGRUCell(nn.Module):
         in_feats: input size per node.
         hidden_feats: hidden size per node.
         conv: ``'cheb'``, ``'gcn'``, ``'sage'``, ``'diffusion'``, a :class:`SplitConv` subclass,
-            a ``gnnkit.nn`` conv class (mapped to its split twin) or any factory
-            ``(in_feats, out_feats, **conv_kwargs) -> module(graph, feat)`` (no sharing then).
+            or any conv class / factory ``(in_feats, out_feats, **conv_kwargs) -> module(graph, feat)``
+            such as ``gnnkit.nn.GATConv`` (used whole, one per gate: no sharing then).
         conv_kwargs: extra arguments of the conv (``K`` for cheb and diffusion).
     """
 
