@@ -17,6 +17,8 @@ from __future__ import annotations
 import numpy as np
 import torch
 
+from .cells import _take as take
+
 
 def build_plan(sizes: np.ndarray) -> list[tuple[np.ndarray, np.ndarray]]:
     """For each level ``k >= 1``: (left child, right child) indices into level ``k - 1``.
@@ -65,7 +67,7 @@ def build_levels(row_h: torch.Tensor, row_c: torch.Tensor, plan, merge) -> list[
         h, c = levels[-1]
         li = torch.as_tensor(left, device=device)
         ri = torch.as_tensor(right, device=device)
-        levels.append(merge((h.index_select(0, li), c.index_select(0, li)), (h.index_select(0, ri), c.index_select(0, ri))))
+        levels.append(merge((take(h, li), take(c, li)), (take(h, ri), take(c, ri))))
     return levels
 
 
@@ -78,8 +80,8 @@ def prefix_states(levels, steps, init_h: torch.Tensor, init_c: torch.Tensor, num
         rows_t = torch.as_tensor(rows, device=device)
         nodes_t = torch.as_tensor(nodes, device=device)
         level_h, level_c = levels[k]
-        new_h, new_c = summary((x_h.index_select(0, rows_t), x_c.index_select(0, rows_t)),
-                              (level_h.index_select(0, nodes_t), level_c.index_select(0, nodes_t)))
+        new_h, new_c = summary((take(x_h, rows_t), take(x_c, rows_t)),
+                              (take(level_h, nodes_t), take(level_c, nodes_t)))
         x_h = x_h.index_put((rows_t,), new_h)
         x_c = x_c.index_put((rows_t,), new_c)
     return x_h, x_c

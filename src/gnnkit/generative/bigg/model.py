@@ -36,6 +36,7 @@ from torch import nn
 import torch.nn.functional as F
 
 from . import fenwick
+from .cells import _take, _take_shared, lstm_step, tree_step
 from .tree import RowGraph, build_forest, prepare_graph, NODE_ORDERS
 
 
@@ -48,91 +49,6 @@ def positional_encoding(values, dim: int, dtype=torch.float32, device=None) -> t
     pe[:, 0::2] = torch.sin(angles)
     pe[:, 1::2] = torch.cos(angles)[:, : dim // 2]
     return pe.to(dtype)
-
-
-class _LSTMPointwise(torch.autograd.Function):
-    """Fused LSTM pointwise update with a hand-written backward (fewer passes over memory)."""
-
-    @staticmethod
-    def forward(ctx, gates, c):
-        # gates: [N, 4d] (i, f, o, g); c: [N, d]
-        d = c.shape[-1]
-        sig = torch.sigmoid(gates[:, : 3 * d])
-        tg = torch.tanh(gates[:, 3 * d :])
-        c_new = torch.addcmul(sig[:, d : 2 * d] * c, sig[:, :d], tg)
-        tc = torch.tanh(c_new)
-        h_new = sig[:, 2 * d :] * tc
-        ctx.save_for_backward(sig, tg, c, tc)
-        return h_new, c_new
-
-    @staticmethod
-    def backward(ctx, dh, dc_new):
-        sig, tg, c, tc = ctx.saved_tensors
-        d = c.shape[-1]
-        if dh is None:
-            dh = torch.zeros_like(tc)
-        i, f, o = sig[:, :d], sig[:, d : 2 * d], sig[:, 2 * d :]
-        dc = 1.0 - tc * tc
-        dc.mul_(o).mul_(dh)
-        if dc_new is not None:
-            dc.add_(dc_new)
-        dgates = torch.empty(sig.shape[0], 4 * d, dtype=sig.dtype, device=sig.device)
-        torch.mul(dc, tg, out=dgates[:, :d])
-        torch.mul(dc, c, out=dgates[:, d : 2 * d])
-        torch.mul(dh, tc, out=dgates[:, 2 * d : 3 * d])
-        dgates[:, : 3 * d].mul_(sig - sig * sig)
-        torch.mul(dc, i, out=dgates[:, 3 * d :])
-        dgates[:, 3 * d :].mul_(1.0 - tg * tg)
-        return dgates, dc * f
-
-
-class _TreePointwise(torch.autograd.Function):
-    """Fused binary TreeLSTM pointwise update with a hand-written backward."""
-
-    @staticmethod
-    def forward(ctx, gates, c_left, c_right):
-        # gates: [N, 5d] (i, f_l, f_r, o, g); c_left, c_right: [N, d]
-        d = c_left.shape[-1]
-        sig = torch.sigmoid(gates[:, : 4 * d])
-        tg = torch.tanh(gates[:, 4 * d :])
-        c_new = torch.addcmul(torch.addcmul(sig[:, :d] * tg, sig[:, d : 2 * d], c_left), sig[:, 2 * d : 3 * d], c_right)
-        tc = torch.tanh(c_new)
-        h_new = sig[:, 3 * d :] * tc
-        ctx.save_for_backward(sig, tg, c_left, c_right, tc)
-        return h_new, c_new
-
-    @staticmethod
-    def backward(ctx, dh, dc_new):
-        sig, tg, c_left, c_right, tc = ctx.saved_tensors
-        d = tc.shape[-1]
-        if dh is None:
-            dh = torch.zeros_like(tc)
-        dc = 1.0 - tc * tc
-        dc.mul_(sig[:, 3 * d :]).mul_(dh)
-        if dc_new is not None:
-            dc.add_(dc_new)
-        dgates = torch.empty(sig.shape[0], 5 * d, dtype=sig.dtype, device=sig.device)
-        torch.mul(dc, tg, out=dgates[:, :d])
-        torch.mul(dc, c_left, out=dgates[:, d : 2 * d])
-        torch.mul(dc, c_right, out=dgates[:, 2 * d : 3 * d])
-        torch.mul(dh, tc, out=dgates[:, 3 * d : 4 * d])
-        dgates[:, : 4 * d].mul_(sig - sig * sig)
-        torch.mul(dc, sig[:, :d], out=dgates[:, 4 * d :])
-        dgates[:, 4 * d :].mul_(1.0 - tg * tg)
-        d_left = dc * sig[:, d : 2 * d] if ctx.needs_input_grad[1] else None
-        d_right = dc * sig[:, 2 * d : 3 * d] if ctx.needs_input_grad[2] else None
-        return dgates, d_left, d_right
-
-
-def lstm_step(gates: torch.Tensor, c: torch.Tensor):
-    """LSTM update from pre-activations ``gates [N, 4d]`` (order i, f, o, g) and cell ``c [N, d]``."""
-    return _LSTMPointwise.apply(gates, c.expand(gates.shape[0], -1))
-
-
-def tree_step(gates: torch.Tensor, c_left: torch.Tensor, c_right: torch.Tensor):
-    """Binary TreeLSTM update from ``gates [N, 5d]`` (order i, f_l, f_r, o, g)."""
-    n = gates.shape[0]
-    return _TreePointwise.apply(gates, c_left.expand(n, -1), c_right.expand(n, -1))
 
 
 class _TreeCell(nn.Module):
@@ -292,7 +208,7 @@ class BiGG(nn.Module):
         pair_table = (const_l[:, None, :] + const_r[None, :, :]).reshape(9, -1) + cell.bias
         for lv in range(len(levels) - 1, -1, -1):
             idx = levels[lv]
-            gates = _take(pair_table, idx.kind_pair)  # [N, 5d]
+            gates = _take_shared(pair_table, idx.kind_pair)  # [N, 5d]
             if lv + 1 < len(levels) and idx.next_num:
                 nh, nc = bots[lv + 1]
                 lh, lc = _take(nh, idx.next_left_ids), _take(nc, idx.next_left_ids)
@@ -304,7 +220,8 @@ class BiGG(nn.Module):
                 table_rc = torch.cat([const_c, rc])
             else:
                 table_lc, table_rc = const_c, const_c
-            bots[lv] = tree_step(gates, _take(table_lc, idx.left_table_idx), _take(table_rc, idx.right_table_idx))
+            bots[lv] = tree_step(gates, _take_shared(table_lc, idx.left_table_idx, 2),
+                                 _take_shared(table_rc, idx.right_table_idx, 2))
         return bots
 
     def _row_summaries(self, tf, bots):
@@ -315,7 +232,7 @@ class BiGG(nn.Module):
             parts_h.append(bots[0][0])
             parts_c.append(bots[0][1])
         table_h, table_c = torch.cat(parts_h), torch.cat(parts_c)
-        return _take(table_h, tf.row_summary_idx), _take(table_c, tf.row_summary_idx)
+        return _take_shared(table_h, tf.row_summary_idx, 2), _take_shared(table_c, tf.row_summary_idx, 2)
 
     def _fenwick_levels(self, row_h, row_c, sizes):
         plan = fenwick.build_plan(sizes)
@@ -352,12 +269,12 @@ class BiGG(nn.Module):
             # input of the left LSTM: e_left[has_left] + PE(w_l), projected once per distinct pair
             pe_l, inv_l = self._pe(idx.widths_left)
             table_a = (left_in[:, None, :] + (pe_l @ left_cell.weight_ih.T)[None]).reshape(-1, left_in.shape[1])
-            gates_a = _take(table_a, idx.has_left_long * pe_l.shape[0] + inv_l)
+            gates_a = _take_shared(table_a, idx.has_left_long * pe_l.shape[0] + inv_l)
             a_h, a_c = lstm_step(gates_a.addmm_(s_h, left_cell.weight_hh.T), s_c)
             # l2r: a and the left subtree summary (+ PE(w_r)); constant kinds by table, internal in place
             pe_r, inv_r = self._pe(idx.widths_right)
             table_b = (const_b[:, None, :] + (pe_r @ l2r.weight_right.T)[None]).reshape(-1, const_b.shape[1])
-            gates_b = _take(table_b + l2r.bias, idx.left_kind * pe_r.shape[0] + inv_r)
+            gates_b = _take_shared(table_b + l2r.bias, idx.left_kind * pe_r.shape[0] + inv_r)
             gates_b.addmm_(a_h, l2r.weight_left.T)
             if lv + 1 < num_levels and idx.next_num:
                 nh, nc = bots[lv + 1]
@@ -366,7 +283,7 @@ class BiGG(nn.Module):
                 table_c = torch.cat([const_c, lc])
             else:
                 table_c = const_c
-            b_h, b_c = tree_step(gates_b, a_c, _take(table_c, idx.left_table_idx) + _take(pe_r, inv_r))
+            b_h, b_c = tree_step(gates_b, a_c, _take_shared(table_c, idx.left_table_idx, 2) + _take(pe_r, inv_r))
             logits.append(self.head_right(_take(b_h, idx.left_pos)))
             labels.append(idx.label_right)
             if lv + 1 < num_levels and idx.next_num:
@@ -525,11 +442,6 @@ def _as_list(graphs, name):
             raise ValueError(f"{name}: expected a non-empty list of graphs, got an empty list")
         return list(graphs)
     return [graphs]
-
-
-def _take(table: torch.Tensor, index: torch.Tensor) -> torch.Tensor:
-    """Row gather whose backward is ``index_add_`` (fast with repeated indices on CPU)."""
-    return torch.index_select(table, 0, index)
 
 
 def _bernoulli_ll(logits: list, labels: list) -> torch.Tensor:
