@@ -170,3 +170,18 @@ def test_not_a_zip_is_rejected(tmp_path, monkeypatch):
     with pytest.raises(ChecksumError, match="not a zip archive"):
         load_dataset("NCI1", root=tmp_path, download=True)
     assert _all_files(tmp_path) == []
+
+
+def test_gin_zip_download_picks_the_right_folder(shared_datasets, tmp_path, monkeypatch):
+    # GIN's dataset.zip nests every set as dataset/NAME/...; fold files share names across sets.
+    buffer = io.BytesIO()
+    with zipfile.ZipFile(buffer, "w") as zf:
+        for name in ("PTC", "MUTAG"):
+            base = shared_datasets / "GINDataset" / name
+            for path in sorted(base.rglob("*.txt")):
+                zf.writestr(f"dataset/{name}/{path.relative_to(base).as_posix()}", path.read_bytes())
+    spec = DATASETS["GIN-MUTAG"]
+    monkeypatch.setattr(_download, "_urlopen", _FakeServer({spec.zip_url: buffer.getvalue()}))
+    ds = load_dataset("GIN-MUTAG", root=tmp_path, download=True)
+    assert len(ds) == 188 and [len(x) for x in ds.meta["folds"][0]] == [170, 18]
+    assert _all_files(tmp_path) == sorted(f"GINDataset/MUTAG/{f}" for f in spec.files)

@@ -338,3 +338,57 @@ def test_planetoid_pickles_cannot_run_code(tmp_path, shared_datasets):
     (tmp_path / "ind.cora.x").write_bytes(pickle.dumps(os.getcwd, protocol=2))
     with pytest.raises(pickle.UnpicklingError, match="never holds"):
         read_planetoid(tmp_path, "Cora")
+
+
+# ----------------------------------------------------------------------------------------------
+# GIN text format (README: graphs / nodes / adjacency entries; MUTAG fold 1 is 170/18)
+
+GIN_EXPECTED = {
+    "MUTAG": (188, 3371, 7442, [63, 125]),
+    "PTC": (344, 8792, 17862, [192, 152]),
+    "NCI1": (4110, 122747, 265506, [2053, 2057]),
+    "PROTEINS": (1113, 43471, 162088, [663, 450]),
+    "IMDBBINARY": (1000, 19773, 193062, [500, 500]),
+    "IMDBMULTI": (1500, 19502, 197806, [500, 500, 500]),
+}
+
+
+@pytest.mark.parametrize("name", ["MUTAG", "PTC", "PROTEINS", "IMDBMULTI"])
+def test_gin_counts(shared_datasets, name):
+    graphs, nodes, edges, balance = GIN_EXPECTED[name]
+    ds = load_dataset(f"gin-{name}", root=shared_datasets)
+    assert ds.name == f"GIN-{name}" and len(ds) == graphs
+    assert _tu_totals(ds) == (nodes, edges)
+    assert torch.bincount(ds.labels).tolist() == balance
+    folds = ds.meta["folds"]
+    assert len(folds) == 10
+    for train, test in folds:
+        assert train.numel() + test.numel() == graphs and not bool(torch.isin(train, test).any())
+    # The published test folds are disjoint; they need not cover every graph (MUTAG: 10 x 18 of 188).
+    tests = torch.cat([test for _, test in folds])
+    assert torch.unique(tests).numel() == tests.numel() and int(tests.max()) < graphs
+    if name == "MUTAG":
+        assert ds.meta["raw_class_values"] == [0, 2] and [len(x) for x in folds[0]] == [170, 18]
+    if name == "PTC":
+        assert ds.num_features == 19  # GIN's PTC keeps hydrogens, unlike TU PTC_MR (18 labels)
+
+
+def test_gin_agrees_with_tu(shared_datasets):
+    gin = load_dataset("GIN-PROTEINS", root=shared_datasets)
+    tu = load_dataset("PROTEINS", root=shared_datasets)
+    assert torch.equal(gin.labels, tu.labels)
+    gin_tags, tu_tags = [], []
+    for i in (0, 500, 1112):
+        assert torch.equal(_edge_pairs(gin[i][0]), _edge_pairs(tu[i][0]))
+        gin_tags += gin[i][0].ndata["feat"].argmax(1).tolist()
+        tu_tags += tu[i][0].ndata["feat"].argmax(1).tolist()
+    # Tags are numbered by first appearance, TU labels by value: a one-to-one renaming.
+    assert len(set(zip(gin_tags, tu_tags))) == len(set(gin_tags)) == len(set(tu_tags)) == 3
+    mutag_gin = load_dataset("GIN-MUTAG", root=shared_datasets)
+    mutag_tu = load_dataset("MUTAG", root=shared_datasets)
+    assert sorted((g.num_nodes(), g.num_edges(), int(y)) for g, y in mutag_gin) == sorted(
+        (g.num_nodes(), g.num_edges(), int(y)) for g, y in mutag_tu
+    )
+    imdb = load_dataset("GIN-IMDBBINARY", root=shared_datasets, degree_as_tag=True)
+    g = imdb[3][0]
+    assert torch.equal(g.ndata["feat"].argmax(1), g.in_degrees()) and imdb.num_features == 136

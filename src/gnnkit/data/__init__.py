@@ -14,6 +14,7 @@ from . import synthetic
 from ._download import ChecksumError, DatasetNotFoundError, default_root
 from .dataset import Dataset, GraphDataset, NodeDataset, coalesce_edges
 from .geomgcn import read_actor, read_webkb
+from .gin import read_gin
 from .karate import karate_club
 from .loader import GraphDataLoader, collate_graphs, kfold_train_val_test, stratified_kfold
 from .npz import random_node_split, read_npz
@@ -36,6 +37,7 @@ __all__ = [
     "DatasetNotFoundError",
     "read_planetoid",
     "read_tu",
+    "read_gin",
     "read_npz",
     "read_webkb",
     "read_actor",

@@ -15,6 +15,7 @@ from __future__ import annotations
 
 import hashlib
 import os
+import re
 import shutil
 import tempfile
 import urllib.request
@@ -120,27 +121,37 @@ def download_file(url: str, root: Path, key: str) -> Path:
 def download_zip_members(url: str, root: Path, folder: str, members: list[str]) -> None:
     """Downloads a zip, checks each wanted member, then moves them into ``root / folder``.
 
-    ``members`` are file names; each is found anywhere in the archive by its base name (the TU
-    zips nest them as ``NAME/NAME_A.txt``). Missing or mismatching members abort the whole
-    download before anything is moved into place.
+    ``members`` are paths relative to ``folder``; each is found in the archive as the entry whose
+    path ends with ``<last part of folder>/<member>`` (the TU zips hold ``NAME/NAME_A.txt``, GIN's
+    zip ``dataset/NAME/NAME.txt``). Missing or mismatching members abort the whole download
+    before anything is moved into place.
     """
     dest_dir = root / folder
     dest_dir.mkdir(parents=True, exist_ok=True)
+    leaf = Path(folder).name
     archive = _fetch_to_temp(url, dest_dir)
     staging = Path(tempfile.mkdtemp(prefix=".extract-", dir=dest_dir))
     try:
         if not zipfile.is_zipfile(archive):
             raise ChecksumError(f"{url}: the download is not a zip archive; nothing was written")
         with zipfile.ZipFile(archive) as zf:
-            by_name = {Path(info.filename).name: info for info in zf.infolist() if not info.is_dir()}
-            missing = [m for m in members if m not in by_name]
+            entries = {re.sub("/+", "/", info.filename): info for info in zf.infolist() if not info.is_dir()}
+            found = {}
+            for member in members:
+                suffix = f"{leaf}/{member}"
+                matches = [info for path, info in entries.items() if path == suffix or path.endswith("/" + suffix)]
+                if matches:
+                    found[member] = matches[0]
+            missing = [m for m in members if m not in found]
             if missing:
                 raise ChecksumError(f"{url}: the archive lacks {', '.join(missing)}; nothing was written")
             for member in members:
-                with zf.open(by_name[member]) as src, open(staging / member, "wb") as out:
+                (staging / member).parent.mkdir(parents=True, exist_ok=True)
+                with zf.open(found[member]) as src, open(staging / member, "wb") as out:
                     shutil.copyfileobj(src, out, _CHUNK)
                 _verify(staging / member, f"{folder}/{member}", url)
         for member in members:
+            (dest_dir / member).parent.mkdir(parents=True, exist_ok=True)
             os.replace(staging / member, dest_dir / member)
     finally:
         archive.unlink(missing_ok=True)

@@ -22,6 +22,7 @@ import torch
 
 from ._download import DatasetNotFoundError, download_file, download_zip_members, missing_files, resolve_root
 from .dataset import Dataset, GraphDataset, NodeDataset
+from .gin import GIN_NAMES, gin_files, read_gin
 from .geomgcn import WEBKB_NAMES, actor_files, read_actor, read_webkb, webkb_files
 from .karate import karate_club
 from .npz import NPZ_FILES, read_npz
@@ -34,6 +35,7 @@ PLANETOID_URL = "https://raw.githubusercontent.com/kimiyoung/planetoid/af6abf468
 GEOM_GCN_URL = "https://raw.githubusercontent.com/graphdml-uiuc-jlu/geom-gcn/f1fc0d14b3b019c562737240d06ec83b07d16a8f"
 NPZ_URL = "https://raw.githubusercontent.com/shchur/gnn-benchmark/1e72912a0810cdf27ae54fd589a3b43358a2b161/data/npz"
 TU_URL = "https://www.chrsmrrs.com/graphkerneldatasets"
+GIN_URL = "https://raw.githubusercontent.com/weihua916/powerful-gnns/master/dataset.zip"
 
 
 @dataclass(frozen=True)
@@ -103,6 +105,14 @@ def _tu_spec(name: str) -> DatasetSpec:
     )
 
 
+def _gin_spec(name: str) -> DatasetSpec:
+    return DatasetSpec(
+        f"GIN-{name}", "graph", "GIN text (+10 folds)", f"GINDataset/{name}", tuple(gin_files(name)),
+        lambda folder, degree_as_tag=False: read_gin(folder, name, degree_as_tag),
+        zip_url=GIN_URL,
+    )
+
+
 def _webkb_spec(key: str) -> DatasetSpec:
     name = WEBKB_NAMES[key]
     files = tuple(webkb_files(key))
@@ -137,6 +147,7 @@ def _build_registry() -> dict[str, DatasetSpec]:
     specs += [_webkb_spec(k) for k in WEBKB_NAMES] + [_actor_spec()]
     specs += [_npz_spec(k) for k in NPZ_FILES]
     specs += [_tu_spec(n) for n in TU_NAMES]
+    specs += [_gin_spec(n) for n in GIN_NAMES]
     return {spec.name: spec for spec in specs}
 
 
@@ -160,7 +171,8 @@ def load_dataset(name: str, root=None, download: bool = False, **options) -> Dat
     ``~/.gnnkit/data``); with ``download=True`` missing files are fetched and checksummed first.
 
     ``options`` go to the reader: ``split='public'|'geom-gcn'`` (Planetoid),
-    ``use_node_attr``/``use_edge_attr`` (TU), ``split_seed`` (npz sets).
+    ``use_node_attr``/``use_edge_attr`` (TU), ``split_seed`` (npz sets), ``degree_as_tag``
+    (GIN-format sets).
     """
     spec = get_spec(name)
     accepted = list(inspect.signature(spec.read).parameters)[1:]
