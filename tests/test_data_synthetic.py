@@ -113,6 +113,10 @@ def test_grid_2d():
     _simple_and_symmetric(g)
     assert g.num_nodes() == 12 and g.num_edges() == 2 * (3 * 3 + 2 * 4)
     assert sorted(torch.bincount(g.in_degrees()).tolist()) == sorted([0, 0, 4, 6, 2])
+    nx = pytest.importorskip("networkx")
+    ref = nx.convert_node_labels_to_integers(nx.grid_2d_graph(3, 4), ordering="sorted")
+    src, dst = g.edges()
+    assert {(int(u), int(v)) for u, v in zip(src, dst)} == {e for u, v in ref.edges() for e in ((u, v), (v, u))}
     torus = synthetic.grid_2d(4, 5, periodic=True)
     _simple_and_symmetric(torus)
     assert bool((torus.in_degrees() == 4).all())
