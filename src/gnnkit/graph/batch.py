@@ -34,16 +34,22 @@ def batch(graphs) -> Graph:
         if g.device != device:
             raise ValueError(f"batch: graph {i} is on {g.device} but graph 0 is on {device}")
 
-    num_nodes = torch.cat([g.batch_num_nodes() for g in graphs])
-    num_edges = torch.cat([g.batch_num_edges() for g in graphs])
-    per_graph_nodes = torch.tensor([g.num_nodes() for g in graphs], device=device)
-    per_graph_edges = torch.tensor([g.num_edges() for g in graphs], device=device)
+    node_list = [g.num_nodes() for g in graphs]
+    edge_list = [g.num_edges() for g in graphs]
+    if any(g._batch_num_nodes is not None for g in graphs):
+        num_nodes = torch.cat([g.batch_num_nodes() for g in graphs])
+        num_edges = torch.cat([g.batch_num_edges() for g in graphs])
+    else:
+        num_nodes = torch.tensor(node_list, device=device)
+        num_edges = torch.tensor(edge_list, device=device)
+    total_nodes, total_edges = sum(node_list), sum(edge_list)
+    per_graph_nodes = torch.tensor(node_list, device=device)
     node_offsets = torch.cumsum(per_graph_nodes, 0) - per_graph_nodes
-    edge_offsets = torch.repeat_interleave(node_offsets, per_graph_edges)
-    src = torch.cat([g.sparse.src for g in graphs]) + edge_offsets
-    dst = torch.cat([g.sparse.dst for g in graphs]) + edge_offsets
+    edge_offsets = torch.repeat_interleave(node_offsets, torch.tensor(edge_list, device=device), output_size=total_edges)
+    src = torch.cat([g.sparse.src for g in graphs]).add_(edge_offsets)
+    dst = torch.cat([g.sparse.dst for g in graphs]).add_(edge_offsets)
 
-    bg = Graph(src, dst, int(per_graph_nodes.sum()))
+    bg = Graph(src, dst, total_nodes)
     bg._srcframe = bg._dstframe = Frame.concat([g._srcframe for g in graphs], "ndata", device)
     bg._edata = Frame.concat([g._edata for g in graphs], "edata", device)
     bg._batch_num_nodes = num_nodes
