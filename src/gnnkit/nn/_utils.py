@@ -58,8 +58,12 @@ def src_dst_feats(graph, feat, owner: str):
 
 
 def dst_rows(graph, src_tensor: torch.Tensor) -> torch.Tensor:
-    """The rows of a per-source-node tensor that belong to destination nodes."""
-    return src_tensor[: graph.num_dst_nodes()] if graph.is_block else src_tensor
+    """The rows of a per-source-node tensor (dense or CSR) that belong to destination nodes."""
+    if not graph.is_block:
+        return src_tensor
+    if is_sparse(src_tensor):
+        return sparse_rows(src_tensor, graph.num_dst_nodes())
+    return src_tensor[: graph.num_dst_nodes()]
 
 
 def check_rows(tensor, expected: int, name: str, what: str, owner: str) -> None:
@@ -139,3 +143,121 @@ def sym_norm_edge_weight(graph, edge_weight: torch.Tensor | None, dtype: torch.d
     norm_src = torch.where(out_weighted > 0, out_weighted.clamp(min=torch.finfo(dtype).tiny).pow(-0.5), 0.0)
     norm_dst = torch.where(in_weighted > 0, in_weighted.clamp(min=torch.finfo(dtype).tiny).pow(-0.5), 0.0)
     return weight * norm_src.index_select(0, adj.src) * norm_dst.index_select(0, adj.dst)
+
+
+# ---------------------------------------------------------------------------------------------
+# sparse (bag-of-words) input features
+#
+# Citation-graph features are ~1% non-zero. Their first linear map as a CSR x dense product
+# (and its weight gradient as the transposed CSR x dense product) costs ~1/20 of the dense
+# matmul, and dropout needs to touch only the stored values (dropping a zero is a no-op).
+# Kipf & Welling's reference GCN feeds features the same way.
+
+SPARSE_DENSITY_LIMIT = 0.1
+_SPARSE_MIN_ELEMENTS = 1 << 16
+_TRANSPOSE_CACHE: dict = {}
+_TRANSPOSE_CACHE_SIZE = 4
+
+
+def is_sparse(x) -> bool:
+    return isinstance(x, torch.Tensor) and x.layout == torch.sparse_csr
+
+
+def to_dense(x: torch.Tensor) -> torch.Tensor:
+    return x.to_dense() if is_sparse(x) else x
+
+
+def sparse_rows(x: torch.Tensor, num_rows: int) -> torch.Tensor:
+    """The first ``num_rows`` rows of a CSR matrix (same values, a prefix of the structure)."""
+    crow = x.crow_indices()[: num_rows + 1]
+    end = int(crow[-1])
+    return torch.sparse_csr_tensor(crow, x.col_indices()[:end], x.values()[:end], (num_rows, x.shape[1]))
+
+
+def project(x: torch.Tensor, weight_t: torch.Tensor) -> torch.Tensor:
+    """``x @ weight_t`` for dense or CSR ``x``. [N, in] x [in, out] -> [N, out]
+
+    A CSR ``x`` must not require grad (it is input data); the weight gets its gradient."""
+    if not is_sparse(x):
+        return x @ weight_t
+    if x.requires_grad:
+        raise ValueError("sparse input features must not require grad")
+    return _SparseDenseMM.apply(x, weight_t)
+
+
+def linear(x: torch.Tensor, layer) -> torch.Tensor:
+    """``layer(x)`` for an ``nn.Linear`` and dense or CSR ``x``."""
+    if not is_sparse(x):
+        return layer(x)
+    out = project(x, layer.weight.t())
+    return out if layer.bias is None else out + layer.bias
+
+
+def _transpose_structure(x: torch.Tensor):
+    """``(crow_t, col_t, perm)``: the CSR structure of ``x^T`` and the order of its values.
+
+    Cached per structure (the dropout of a fixed feature matrix keeps the structure)."""
+    crow, col = x.crow_indices(), x.col_indices()
+    key = (crow.data_ptr(), col.data_ptr(), tuple(x.shape), crow.numel(), col.numel())
+    hit = _TRANSPOSE_CACHE.get(key)
+    if hit is not None:
+        return hit[2:]
+    rows = torch.repeat_interleave(torch.arange(x.shape[0], device=col.device), crow[1:] - crow[:-1])
+    perm = torch.sort(col, stable=True).indices
+    counts = torch.bincount(col, minlength=x.shape[1])
+    crow_t = torch.zeros(x.shape[1] + 1, dtype=crow.dtype, device=crow.device)
+    torch.cumsum(counts, 0, out=crow_t[1:])
+    entry = (crow, col, crow_t, rows.index_select(0, perm).to(col.dtype), perm)
+    if len(_TRANSPOSE_CACHE) >= _TRANSPOSE_CACHE_SIZE:
+        _TRANSPOSE_CACHE.pop(next(iter(_TRANSPOSE_CACHE)))
+    # The entry holds crow/col, so their addresses cannot be reused while it is cached.
+    _TRANSPOSE_CACHE[key] = entry
+    return entry[2:]
+
+
+class _SparseDenseMM(torch.autograd.Function):
+    # x: CSR [N, in], weight_t: [in, out] -> [N, out]; backward: d weight_t = x^T @ grad
+    @staticmethod
+    def forward(ctx, x, weight_t):
+        ctx.save_for_backward(weight_t)
+        ctx.x = x
+        return _csr_mm(x, weight_t.contiguous())
+
+    @staticmethod
+    def backward(ctx, grad):
+        x = ctx.x
+        crow_t, col_t, perm = _transpose_structure(x)
+        x_t = torch.sparse_csr_tensor(crow_t, col_t, x.values().index_select(0, perm), (x.shape[1], x.shape[0]))
+        return None, _csr_mm(x_t, grad.contiguous())
+
+
+def _csr_mm(matrix: torch.Tensor, dense: torch.Tensor) -> torch.Tensor:
+    # addmm with beta=0 writes the product once; torch.sparse.mm zero-fills, accumulates and copies.
+    out = torch.empty(matrix.shape[0], dense.shape[1], dtype=dense.dtype, device=dense.device)
+    if matrix.values().numel() == 0 or out.numel() == 0:
+        return out.zero_()
+    return torch.addmm(out, matrix, dense, beta=0, out=out)
+
+
+class SparseInputCache:
+    """Turns a mostly-zero dense feature matrix into CSR once and reuses it while unchanged.
+
+    Used by the model stacks on their input: the conversion happens on the first call and
+    again only when a different tensor (or an in-place modified one) comes in."""
+
+    def __init__(self):
+        self._key = None
+        self._sparse = None
+
+    def __call__(self, feat: torch.Tensor) -> torch.Tensor:
+        if is_sparse(feat) or feat.requires_grad or feat.dim() != 2 or not feat.is_floating_point():
+            return feat
+        if feat.numel() < _SPARSE_MIN_ELEMENTS or feat.device.type != "cpu":
+            return feat
+        key = (feat.data_ptr(), tuple(feat.shape), feat.stride(), feat.dtype, feat._version)
+        if key != self._key:
+            density = torch.count_nonzero(feat).item() / feat.numel()
+            self._sparse = feat.to_sparse_csr() if density <= SPARSE_DENSITY_LIMIT else None
+            # Holding the tensor keeps its address from being reused by another one.
+            self._key, self._source = key, feat
+        return feat if self._sparse is None else self._sparse

@@ -68,10 +68,15 @@ def functional_dropout(x: torch.Tensor, p: float = 0.5, training: bool = True) -
 
     Same contract as ``torch.nn.functional.dropout(x, p, training)`` (identity when
     ``training`` is false or ``p == 0``; zeros when ``p == 1``), fast on CPU; see the module doc.
+    A sparse CSR ``x`` keeps its structure and has its stored values dropped.
     """
     p = _check_probability(p)
     if not training or p == 0.0 or x.numel() == 0:
         return x
+    if x.layout == torch.sparse_csr:
+        # Dropping a stored zero changes nothing: only the stored values need a mask.
+        values = functional_dropout(x.values(), p, training)
+        return torch.sparse_csr_tensor(x.crow_indices(), x.col_indices(), values, x.shape)
     np_dtype = _NUMPY_DTYPES.get(x.dtype)
     if x.device.type != "cpu" or np_dtype is None:
         return torch.nn.functional.dropout(x, p, training=True)

@@ -4,6 +4,12 @@ normalisation.
 ``forward(graph, feat)`` takes one graph (full or batched) or a list of blocks, one per layer
 (the output of a neighbour sampler, first block first); every layer then runs on its block.
 All dropout goes through :class:`gnnkit.nn.Dropout` (fast on CPU).
+
+When the first layer applies its linear map before aggregating and the input features are
+mostly zeros (at most 10% non-zero, e.g. bag-of-words citation features), GCN, GAT and
+GraphSAGE convert them to CSR once (reused while the same unmodified tensor comes in): the
+input dropout then touches only stored values and the first product is sparse, as in Kipf &
+Welling's reference implementation. Results are the same as with dense input.
 """
 
 from __future__ import annotations
@@ -12,7 +18,7 @@ import torch
 import torch.nn.functional as F
 from torch import nn
 
-from ._utils import check_choice, check_positive_int, check_probability
+from ._utils import SparseInputCache, check_choice, check_positive_int, check_probability
 from .conv.gat_conv import GATConv
 from .conv.gin_conv import GINConv
 from .conv.graph_conv import GraphConv
@@ -128,11 +134,14 @@ class GCN(nn.Module):
         self.dropout = Dropout(check_probability(dropout, "dropout", owner))
         self.input_dropout = Dropout(check_probability(dropout if input_dropout is None else input_dropout, "input_dropout", owner))
         self.activation = activation
+        self._sparse_input = SparseInputCache() if widths[0] > widths[1] else None
 
     def reset_parameters(self) -> None:
         _reset_children(self)
 
     def forward(self, graph, feat: torch.Tensor, edge_weight: torch.Tensor | None = None) -> torch.Tensor:
+        if self._sparse_input is not None:
+            feat = self._sparse_input(feat)
         h = self.input_dropout(feat)
         for i, layer in enumerate(self.layers):
             if i > 0:
@@ -193,12 +202,13 @@ class GAT(nn.Module):
             )
         self.norms = nn.ModuleList(_norm_layer(norm, w * heads) for w in widths[1:-1])
         self.activation = activation
+        self._sparse_input = SparseInputCache()
 
     def reset_parameters(self) -> None:
         _reset_children(self)
 
     def forward(self, graph, feat: torch.Tensor) -> torch.Tensor:
-        h = feat
+        h = self._sparse_input(feat)
         for i, layer in enumerate(self.layers):
             block = _graph_for_layer(graph, i, len(self.layers), type(self).__name__)
             h = layer(block, h)
@@ -234,11 +244,15 @@ class GraphSAGE(nn.Module):
         self.dropout = Dropout(check_probability(dropout, "dropout", owner))
         self.input_dropout = Dropout(check_probability(input_dropout, "input_dropout", owner))
         self.activation = activation
+        first_projects = aggregator_type == "pool" or (aggregator_type in ("mean", "gcn") and widths[0] > widths[1])
+        self._sparse_input = SparseInputCache() if first_projects else None
 
     def reset_parameters(self) -> None:
         _reset_children(self)
 
     def forward(self, graph, feat: torch.Tensor) -> torch.Tensor:
+        if self._sparse_input is not None:
+            feat = self._sparse_input(feat)
         h = self.input_dropout(feat)
         for i, layer in enumerate(self.layers):
             if i > 0:

@@ -15,7 +15,9 @@ from .._utils import (
     check_zero_in_degree,
     dst_rows,
     feat_sizes,
+    linear,
     src_dst_feats,
+    to_dense,
 )
 
 __all__ = ["GATConv"]
@@ -52,7 +54,8 @@ class GATConv(nn.Module):
         allow_zero_in_degree: accept destinations without incoming edges (they get 0 + bias).
         bias: learn a bias per head and channel.
 
-    Shapes: ``feat`` [N_src, in] (or a pair); returns [N_dst, num_heads, out_feats]; with
+    Shapes: ``feat`` [N_src, in] (or a pair; sparse CSR input is projected with a sparse
+    product); returns [N_dst, num_heads, out_feats]; with
     ``get_attention=True`` also the attention [E, num_heads, 1].
     """
 
@@ -124,13 +127,13 @@ class GATConv(nn.Module):
                 h_src, h_dst = self.feat_drop(h_src), self.feat_drop(h_dst)
                 fc_src, fc_dst = (self.fc_src, self.fc_dst) if self._bipartite else (self.fc, self.fc)
                 # ft_src: [N_src, H, F], ft_dst: [N_dst, H, F]
-                ft_src = fc_src(h_src).view(-1, heads, width)
-                ft_dst = fc_dst(h_dst).view(-1, heads, width)
+                ft_src = linear(h_src, fc_src).view(-1, heads, width)
+                ft_dst = linear(h_dst, fc_dst).view(-1, heads, width)
             else:
                 src_dst_feats(graph, feat, owner)
                 h_src = self.feat_drop(feat)
                 h_dst = dst_rows(graph, h_src)
-                ft_src = self.fc(h_src).view(-1, heads, width)
+                ft_src = linear(h_src, self.fc).view(-1, heads, width)
                 ft_dst = dst_rows(graph, ft_src)
             # el: [N_src, H, 1], er: [N_dst, H, 1] -> scores: [E, H, 1]
             el = (ft_src * self.attn_l).sum(dim=-1, keepdim=True)
@@ -142,7 +145,8 @@ class GATConv(nn.Module):
             # out: [N_dst, H, F], one weighted SpMM per head.
             out = ops.gspmm(adj, "u_mul_e", "sum", ft_src, attention)
             if self.res_fc is not None:
-                out = out + self.res_fc(h_dst).view(h_dst.shape[0], -1, width)
+                residual = to_dense(h_dst) if isinstance(self.res_fc, nn.Identity) else linear(h_dst, self.res_fc)
+                out = out + residual.view(h_dst.shape[0], -1, width)
             if self.bias is not None:
                 out = out + self.bias.view(1, heads, width)
             if self.activation is not None:

@@ -15,7 +15,9 @@ from .._utils import (
     check_zero_in_degree,
     inv_degree,
     inv_sqrt_degree,
+    project,
     src_dst_feats,
+    to_dense,
 )
 
 __all__ = ["GraphConv"]
@@ -49,7 +51,8 @@ class GraphConv(nn.Module):
         allow_zero_in_degree: accept destinations with no incoming edge (they get ``b``);
             otherwise such a graph is rejected, since it is usually a missing self-loop.
 
-    Shapes: ``feat`` [N_src, in_feats] (or a pair); ``edge_weight`` [E]; returns [N_dst, out_feats].
+    Shapes: ``feat`` [N_src, in_feats] (or a pair; a sparse CSR tensor is multiplied sparsely when
+    the weight goes first); ``edge_weight`` [E]; returns [N_dst, out_feats].
     """
 
     def __init__(
@@ -96,10 +99,8 @@ class GraphConv(nn.Module):
         adj = graph.sparse
         with graph.local_scope():
             # x: [N_src, F_in]; the matmul goes first when it shrinks the rows to aggregate.
-            x = feat_src
             transform_first = weight is not None and self._in_feats > self._out_feats
-            if transform_first:
-                x = x @ weight
+            x = project(feat_src, weight) if transform_first else to_dense(feat_src)
             if self._norm in ("both", "left"):
                 out_degrees = adj.out_degrees()
                 scale = inv_sqrt_degree(out_degrees, x.dtype) if self._norm == "both" else inv_degree(out_degrees, x.dtype)

@@ -18,7 +18,9 @@ from .._utils import (
     check_probability,
     dst_rows,
     feat_sizes,
+    linear,
     src_dst_feats,
+    to_dense,
 )
 
 __all__ = ["SAGEConv"]
@@ -56,7 +58,8 @@ class SAGEConv(nn.Module):
         norm: a callable applied to the output before the activation (e.g. a LayerNorm).
         activation: :math:`\sigma`.
 
-    Shapes: ``feat`` [N_src, in] (or a pair); ``edge_weight`` [E]; returns [N_dst, out_feats].
+    Shapes: ``feat`` [N_src, in] (or a pair; sparse CSR input is projected with a sparse product
+    where a linear map comes first); ``edge_weight`` [E]; returns [N_dst, out_feats].
     Destinations with no incoming edge aggregate to 0.
     """
 
@@ -122,14 +125,14 @@ class SAGEConv(nn.Module):
             lin_first = self.transforms_before_aggregating
             if self._aggre_type == "mean":
                 # h: [N_src, out] when the linear map goes first, else [N_src, in]
-                h = self.fc_neigh(feat_src) if lin_first else feat_src
+                h = linear(feat_src, self.fc_neigh) if lin_first else to_dense(feat_src)
                 h_neigh = aggregate(graph, h, "mean", edge_weight)
                 if not lin_first:
                     h_neigh = self.fc_neigh(h_neigh)
             elif self._aggre_type == "gcn":
-                h = self.fc_neigh(feat_src) if lin_first else feat_src
+                h = linear(feat_src, self.fc_neigh) if lin_first else to_dense(feat_src)
                 if isinstance(feat, (tuple, list)):
-                    h_self = self.fc_neigh(feat_dst) if lin_first else feat_dst
+                    h_self = linear(feat_dst, self.fc_neigh) if lin_first else to_dense(feat_dst)
                 else:
                     h_self = dst_rows(graph, h)
                 degrees = graph.sparse.in_degrees().to(h.dtype)
@@ -137,11 +140,11 @@ class SAGEConv(nn.Module):
                 if not lin_first:
                     h_neigh = self.fc_neigh(h_neigh)
             elif self._aggre_type == "pool":
-                h = F.relu(self.fc_pool(feat_src))
+                h = F.relu(linear(feat_src, self.fc_pool))
                 h_neigh = self.fc_neigh(aggregate(graph, h, "max", edge_weight))
             else:
-                h_neigh = self.fc_neigh(self._lstm_aggregate(graph, feat_src, edge_weight))
-            out = h_neigh if self._aggre_type == "gcn" else self.fc_self(feat_dst) + h_neigh
+                h_neigh = self.fc_neigh(self._lstm_aggregate(graph, to_dense(feat_src), edge_weight))
+            out = h_neigh if self._aggre_type == "gcn" else linear(feat_dst, self.fc_self) + h_neigh
             if self.bias is not None:
                 out = out + self.bias
             if self.norm is not None:
