@@ -129,12 +129,14 @@ def test_caching_does_not_change_outputs_or_gradients(build):
     ids = torch.arange(3)[:, None] + torch.arange(5)[None]
     x, y = series[ids], torch.randn(3, 4, 9, 1, dtype=torch.float64)
     results = []
-    # Cached twice (the second pass is served by the store), then uncached.
-    for caching in (True, True, False):
+    # Cached twice (the second pass is served by the store), cached without fusing time steps
+    # or a store, then uncached.
+    for caching, use_ids, fuse in ((True, True, True), (True, True, True), (True, False, False), (False, False, True)):
         model.set_caching(caching)
+        model.fuse_time_steps = fuse
         model.zero_grad()
         gen = torch.Generator().manual_seed(3)
-        out = model(ops, x, 4, targets=y, teacher_forcing=0.5, snapshot_ids=ids if caching else None, generator=gen)
+        out = model(ops, x, 4, targets=y, teacher_forcing=0.5, snapshot_ids=ids if use_ids else None, generator=gen)
         (out**2).sum().backward()
         results.append((out.detach().clone(), [p.grad.clone() for p in model.parameters()]))
     assert model.cache_store.hits > 0 and model.cache_store.num_entries() == 7

@@ -9,7 +9,8 @@ Caching (``caching = True``) adds, on top of each cell's shared gate aggregation
 * the first encoder layer's input aggregation comes from a :class:`CacheStore` keyed by
   ``("encoder.0", snapshot id)`` when ``snapshot_ids`` are given (overlapping windows reuse it);
 * otherwise, and for deeper encoder layers, the input aggregation of all ``T`` steps of the
-  window is one fused ``msg_pass`` instead of ``T``.
+  window is one fused ``msg_pass`` instead of ``T`` (``fuse_time_steps``, on by default);
+* the input's share of the gates is then one ``update`` over the whole window.
 
 Turning caching off computes the same outputs the naive way.
 """
@@ -57,6 +58,7 @@ class GraphSeq2Seq(nn.Module):
         self.projection = nn.Linear(self.decoder[-1].hidden_feats, out_feats)
         self.cache_store = CacheStore() if cache_store is None else cache_store
         self.caching = True
+        self.fuse_time_steps = True
 
     def set_caching(self, enabled: bool) -> "GraphSeq2Seq":
         self.caching = bool(enabled)
@@ -111,12 +113,12 @@ class GraphSeq2Seq(nn.Module):
         seq = x.permute(1, 2, 0, 3)  # [T, N, B, F]
         states = []
         for layer, cell in enumerate(self.encoder):
-            aggs = None
-            if self.caching and getattr(cell, "split", False):
-                aggs = self._input_aggregations(layer, cell, ops, seq, snapshot_ids)
+            gates = None
+            if self.caching and getattr(cell, "split", False) and (self.fuse_time_steps or (layer == 0 and snapshot_ids is not None)):
+                gates = cell.input_gates(self._input_aggregations(layer, cell, ops, seq, snapshot_ids))  # [T, N, B, G*H]
             state, outputs = None, []
             for t in range(T):
-                state = cell(ops, seq[t], state, x_agg=None if aggs is None else aggs[t])
+                state = cell(ops, seq[t], state, x_gates=None if gates is None else gates[t])
                 outputs.append(_hidden(state))
             states.append(state)
             seq = torch.stack(outputs)

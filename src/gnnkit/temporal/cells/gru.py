@@ -63,8 +63,16 @@ class GraphGRUCell(nn.Module):
         """The time-independent aggregation of ``x`` (what a cache store keeps)."""
         return self.conv_x.msg_pass(ops, x)
 
-    def forward(self, ops: GraphOperators, x: torch.Tensor, h: torch.Tensor | None = None, x_agg=None):
-        """x: [N, *, F_in], h: [N, *, H] or None (zeros) -> h_t: [N, *, H]."""
+    def input_gates(self, x_agg: torch.Tensor) -> torch.Tensor:
+        """The input's contribution to all gates from its aggregation (any leading shape)."""
+        return self.conv_x.update(x_agg)
+
+    def forward(self, ops: GraphOperators, x: torch.Tensor, h: torch.Tensor | None = None, x_agg=None, x_gates=None):
+        """x: [N, *, F_in], h: [N, *, H] or None (zeros) -> h_t: [N, *, H].
+
+        With caching on, ``x_agg`` (the input's ``msg_pass``) or ``x_gates`` (its ``update`` for
+        all gates) may be given precomputed, e.g. from a cache store or fused over a window.
+        """
         if h is None:
             h = x.new_zeros(*x.shape[:-1], self.hidden_feats)
         H = self.hidden_feats
@@ -75,8 +83,10 @@ class GraphGRUCell(nn.Module):
             cand = torch.tanh(gx[2] + run_whole_conv(self.convs_h[2], ops, r * h))
             return z * h + (1 - z) * cand
         if self.caching:
-            ax = self.conv_x.msg_pass(ops, x) if x_agg is None else x_agg
-            gates_x = self.conv_x.update(ax)
+            if x_gates is not None:
+                gates_x = x_gates
+            else:
+                gates_x = self.conv_x.update(self.conv_x.msg_pass(ops, x) if x_agg is None else x_agg)
             gates_h = self.conv_h.update(self.conv_h.msg_pass(ops, h))
             z = torch.sigmoid(gates_x[..., :H] + gates_h[..., :H])
             r = torch.sigmoid(gates_x[..., H : 2 * H] + gates_h[..., H:])

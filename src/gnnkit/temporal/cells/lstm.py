@@ -57,13 +57,18 @@ class GraphLSTMCell(nn.Module):
     def msg_pass_input(self, ops: GraphOperators, x: torch.Tensor) -> torch.Tensor:
         return self.conv_x.msg_pass(ops, x)
 
-    def _gates(self, ops, x, h, x_agg):
+    def input_gates(self, x_agg: torch.Tensor) -> torch.Tensor:
+        """The input's contribution to all gates from its aggregation (any leading shape)."""
+        return self.conv_x.update(x_agg)
+
+    def _gates(self, ops, x, h, x_agg, x_gates=None):
         H = self.hidden_feats
         if not self.split:
             return [run_whole_conv(cx, ops, x) + run_whole_conv(ch, ops, h) for cx, ch in zip(self.convs_x, self.convs_h)]
         if self.caching:
-            ax = self.conv_x.msg_pass(ops, x) if x_agg is None else x_agg
-            pre = self.conv_x.update(ax) + self.conv_h.update(self.conv_h.msg_pass(ops, h))
+            if x_gates is None:
+                x_gates = self.conv_x.update(self.conv_x.msg_pass(ops, x) if x_agg is None else x_agg)
+            pre = x_gates + self.conv_h.update(self.conv_h.msg_pass(ops, h))
             return [pre[..., k * H : (k + 1) * H] for k in range(4)]
         out = []
         for k in range(4):
@@ -73,13 +78,13 @@ class GraphLSTMCell(nn.Module):
             )
         return out
 
-    def forward(self, ops: GraphOperators, x: torch.Tensor, state=None, x_agg=None):
-        """x: [N, *, F_in]; state (h, c) or None -> (h_t, c_t)."""
+    def forward(self, ops: GraphOperators, x: torch.Tensor, state=None, x_agg=None, x_gates=None):
+        """x: [N, *, F_in]; state (h, c) or None -> (h_t, c_t). ``x_agg`` / ``x_gates`` as in GraphGRUCell."""
         if state is None:
             zeros = x.new_zeros(*x.shape[:-1], self.hidden_feats)
             state = (zeros, zeros)
         h, c = state
-        gi, gf, gc, go = self._gates(ops, x, h, x_agg)
+        gi, gf, gc, go = self._gates(ops, x, h, x_agg, x_gates)
         i = torch.sigmoid(gi + self.peephole[0] * c)
         f = torch.sigmoid(gf + self.peephole[1] * c)
         c_new = f * c + i * torch.tanh(gc)
