@@ -106,7 +106,9 @@ class History(torch.nn.Module):
 
     def _record_gap(self, old: torch.Tensor, new: torch.Tensor, track: bool) -> None:
         if track and old.numel():
-            self._gap_sum += float((old - new.to(old.device, old.dtype)).norm(dim=1).sum())
+            # In float32 even for half-precision stores (their squared norms overflow easily).
+            gap = old.to(torch.float32) - new.to(old.device, torch.float32)
+            self._gap_sum += float(gap.norm(dim=1).sum())
             self._gap_count += old.shape[0]
 
     def staleness(self) -> float:

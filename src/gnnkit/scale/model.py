@@ -61,6 +61,8 @@ class ScalableGNN(nn.Module):
         edge_weight: name of an edge feature passed to every layer as ``edge_weight``.
         input_proj, output_proj: node-wise modules before the first / after the last layer.
         device: where the model runs (decides pinned histories and async transfers).
+        history_dtype: storage type of the histories (``torch.float16`` halves their memory;
+            pulled values are cast back to the compute type).
     """
 
     def __init__(
@@ -76,6 +78,7 @@ class ScalableGNN(nn.Module):
         input_proj: nn.Module | None = None,
         output_proj: nn.Module | None = None,
         device=None,
+        history_dtype: torch.dtype = torch.float32,
     ):
         super().__init__()
         if len(layers) < 1:
@@ -95,7 +98,7 @@ class ScalableGNN(nn.Module):
         self.edge_weight = edge_weight
         self.input_proj = input_proj
         self.output_proj = output_proj
-        self.histories = nn.ModuleList([History(num_nodes, int(d), device=device) for d in hidden_dims])
+        self.histories = nn.ModuleList([History(num_nodes, int(d), device=device, dtype=history_dtype) for d in hidden_dims])
 
     def reset_parameters(self) -> None:
         for module in [*self.layers, self.input_proj, self.output_proj]:
@@ -178,7 +181,7 @@ class ScalableGNN(nn.Module):
                 if index == 0:
                     h = self._project_in(x.index_select(0, src.to(x.device)))
                 else:
-                    h = self.histories[index - 1].pull(src).to(x.device)
+                    h = self.histories[index - 1].pull(src).to(x.device, x.dtype)
                 h0_dst = self._project_in(x.index_select(0, batch_nodes.to(x.device))) if self.alpha else None
                 out = self._layer(index, blk, h, h0_dst)
                 if index < num_layers - 1:
