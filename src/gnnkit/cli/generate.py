@@ -215,7 +215,7 @@ def run(args) -> int:
             partial = pipeline.read_partial_graph(args.partial, num_nodes=args.partial_nodes)
             if args.num_nodes is not None and args.num_nodes < partial.num_nodes():
                 raise UsageError(f"--num-nodes: {args.num_nodes} is fewer than the partial graph's {partial.num_nodes()} nodes")
-            torch_seed(args.seed)
+            _seed_torch(args.seed)
             graph = pipeline.complete_graph(model, partial, num_nodes=args.num_nodes)
             path = pipeline.save_graphs([graph], args.out)
             print(f"completed {partial.num_nodes()} -> {graph.num_nodes()} nodes, {graph.num_edges() // 2} edges: {path}")
@@ -229,7 +229,7 @@ def run(args) -> int:
     raise UsageError(f"unknown action {args.action!r}")
 
 
-def torch_seed(seed: int) -> None:
+def _seed_torch(seed: int) -> None:
     import torch
 
     torch.manual_seed(seed)
