@@ -240,3 +240,25 @@ def test_gather_mm_and_segment_mm():
     assert torch.autograd.gradcheck(lambda x, y: ops.segment_mm(x, y, seglen), (a, b))
     with pytest.raises(ValueError, match="idx_b values must lie"):
         ops.gather_mm(a, b, torch.full((7,), 4))
+
+
+@pytest.mark.skipif(not torch.cuda.is_available(), reason="no GPU")
+@pytest.mark.parametrize("message, reduce", [("copy_u", "sum"), ("u_mul_e", "sum"), ("u_mul_e", "mean"), ("copy_u", "max"), ("u_add_e", "min")])
+def test_cuda_kernels_match_cpu(message, reduce):
+    adj = random_adj(num_src=50, num_dst=40, num_edges=400, seed=5)
+    x = torch.randn(50, 3, 4, dtype=DT, requires_grad=True)
+    w = (torch.rand(adj.num_edges, 3, 1, dtype=DT) + 0.5).requires_grad_()
+    cpu = ops.gspmm(adj, message, reduce, x, w)
+    gpu = ops.gspmm(adj.to("cuda"), message, reduce, x.cuda(), w.cuda())
+    torch.testing.assert_close(gpu.cpu(), cpu)
+    grads_cpu = torch.autograd.grad(cpu.sum(), (x, w), allow_unused=True)
+    grads_gpu = torch.autograd.grad(gpu.sum(), (x, w), allow_unused=True)
+    for a, b in zip(grads_cpu, grads_gpu):
+        if a is not None:
+            torch.testing.assert_close(b.cpu(), a)
+    adj_gpu = adj.to("cuda")
+    scores = torch.randn(adj.num_edges, 2, dtype=DT)
+    torch.testing.assert_close(ops.edge_softmax(adj_gpu, scores.cuda()).cpu(), ops.edge_softmax(adj, scores))
+    torch.testing.assert_close(
+        ops.gsddmm(adj_gpu, "dot", x.detach().cuda(), torch.randn(40, 3, 4, dtype=DT).cuda(), "u", "v").shape, (adj.num_edges, 3, 1)
+    )
