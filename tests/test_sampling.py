@@ -306,3 +306,14 @@ def test_edge_prediction_sampler_pairs_and_exclusion():
     assert torch.equal(torch.sort(blocks[0].edata[gk.EID]).values, all_in[~torch.isin(all_in, eids)])
     loader = DataLoader(g, torch.arange(700), sampler, batch_size=128)
     assert sum(p.num_edges() for _, p, _, _ in loader) == 700
+
+
+def test_dataloader_attaches_features_to_subgraphs():
+    g = random_graph(90, 400, seed=9)
+    g.ndata["feat"] = torch.randn(90, 3)
+    g.edata["w"] = torch.rand(400)
+    loader = DataLoader(g, torch.arange(90), ShaDowKHopSampler([3, 2]), batch_size=16)
+    for input_nodes, output_nodes, sg in loader:
+        assert torch.equal(sg.ndata["feat"], g.ndata["feat"][input_nodes])
+        assert torch.equal(sg.edata["w"], g.edata["w"][sg.edata[gk.EID]])
+        assert torch.equal(input_nodes[: output_nodes.numel()], output_nodes)

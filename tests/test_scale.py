@@ -138,3 +138,11 @@ def test_scalable_gnn_rejects_bad_config():
         ScalableGNN([GraphConv(3, 4), GraphConv(4, 2)], 10, [])
     with pytest.raises(ValueError, match="dropout"):
         ScalableGNN([GraphConv(3, 2)], 10, [], dropout=1.5)
+
+
+def test_scalable_gnn_rejects_features_of_the_wrong_size():
+    g = random_graph(seed=4)
+    model = build("gcn", 5, 6, 3, g.num_nodes())
+    batch = next(iter(SubgraphLoader(g, num_parts=3)))
+    with pytest.raises(ValueError, match="rows"):
+        model(batch, torch.randn(7, 5))

@@ -15,7 +15,7 @@ import tempfile
 import torch
 
 from ..graph import Graph
-from ._utils import check_graph, check_node_ids, expand_segments, node_subgraph
+from ._utils import check_graph, check_node_ids, expand_segments, intra_op_threads, node_subgraph
 from .partition import metis_partition, partition_pointers
 
 __all__ = ["ClusterGCNSampler"]
@@ -76,5 +76,6 @@ class ClusterGCNSampler:
         if g.num_nodes() != self.parts.numel():
             raise ValueError(f"ClusterGCNSampler.sample: the sampler was built for {self.parts.numel()} nodes, g has {g.num_nodes()}")
         cluster_ids = check_node_ids(cluster_ids, self.k, "ClusterGCNSampler.sample: cluster_ids", self.ptr.device)
-        cluster_ids = torch.unique(cluster_ids)
-        return node_subgraph(g, self.cluster_nodes(cluster_ids).to(g.device))
+        with intra_op_threads(1):
+            cluster_ids = torch.unique(cluster_ids)
+            return node_subgraph(g, self.cluster_nodes(cluster_ids).to(g.device))

@@ -21,7 +21,7 @@ from __future__ import annotations
 import torch
 
 from ..graph import EID, NID, Graph
-from ._utils import check_graph, node_subgraph
+from ._utils import check_graph, intra_op_threads, node_subgraph
 from .randomwalk import random_walk
 
 __all__ = ["SAINTSampler"]
@@ -106,7 +106,8 @@ class SAINTSampler:
     def sample(self, g: Graph, _indices=None) -> Graph:
         check_graph(g, "SAINTSampler.sample: g")
         self.prepare(g)
-        sg = node_subgraph(g, self._node_set(g))
+        with intra_op_threads(1):
+            sg = node_subgraph(g, self._node_set(g))
         if self.node_norm is not None:
             sg.ndata["node_norm"] = self.node_norm.index_select(0, sg.ndata[NID])
             sg.edata["edge_norm"] = self.edge_norm.index_select(0, sg.edata[EID])

@@ -18,7 +18,7 @@ from collections.abc import Sequence
 import torch
 
 from ..graph import EID, NID, Graph, graph
-from ._utils import check_graph, check_node_ids, expand_segments
+from ._utils import check_graph, check_node_ids, expand_segments, intra_op_threads
 from .neighbor import _check_fanout, _sample
 
 __all__ = ["ShaDowKHopSampler"]
@@ -41,6 +41,10 @@ class ShaDowKHopSampler:
     def sample(self, g: Graph, seed_nodes):
         check_graph(g, "ShaDowKHopSampler.sample: g")
         seeds = check_node_ids(seed_nodes, g.num_nodes(), "ShaDowKHopSampler.sample: seed_nodes", g.device)
+        with intra_op_threads(1):
+            return self._sample(g, seeds)
+
+    def _sample(self, g: Graph, seeds: torch.Tensor):
         n = max(g.num_nodes(), 1)
         device = g.device
         num_seeds = seeds.numel()

@@ -136,14 +136,21 @@ class ScalableGNN(nn.Module):
     # -- training step on one batch -------------------------------------------------------------------
 
     def forward(self, batch: SubgraphBatch | Graph, x: torch.Tensor) -> torch.Tensor:
-        """Outputs for the batch nodes (a :class:`SubgraphBatch`; ``x`` are the full-graph
-        features or already the rows of ``B + H``), or for all nodes of a full graph."""
+        """Outputs for the batch nodes of a :class:`SubgraphBatch`, or for all nodes of a full graph.
+
+        ``x``: the full-graph features ``[num_nodes, F]`` (rows of ``B + H`` are gathered), or
+        already the rows of ``B + H`` in block order (only when that count is not ``num_nodes``)."""
         if isinstance(batch, Graph):
             return self.full_forward(batch, x)
         batch_nodes, halo_nodes, blk = batch
         num_batch = batch_nodes.numel()
-        if x.shape[0] != blk.num_src_nodes():
+        if x.shape[0] == self.num_nodes:
             x = x.index_select(0, blk.srcdata[NID].to(x.device))
+        elif x.shape[0] != blk.num_src_nodes():
+            raise ValueError(
+                f"ScalableGNN: x has {x.shape[0]} rows; expected the full graph ({self.num_nodes}) "
+                f"or the batch plus halo ({blk.num_src_nodes()})"
+            )
         h = self._project_in(x)
         h0_dst = h[:num_batch] if self.alpha else None
         for index in range(len(self.layers)):
