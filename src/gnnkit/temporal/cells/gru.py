@@ -83,25 +83,27 @@ class GraphGRUCell(nn.Module):
             cand = torch.tanh(gx[2] + run_whole_conv(self.convs_h[2], ops, r * h))
             return z * h + (1 - z) * cand
         if self.caching:
-            if x_gates is not None:
-                gates_x = x_gates
-            else:
-                gates_x = self.conv_x.update(self.conv_x.msg_pass(ops, x) if x_agg is None else x_agg)
-            gates_h = self.conv_h.update(self.conv_h.msg_pass(ops, h))
-            z = torch.sigmoid(gates_x[..., :H] + gates_h[..., :H])
-            r = torch.sigmoid(gates_x[..., H : 2 * H] + gates_h[..., H:])
-            cand_x = gates_x[..., 2 * H :]
-        else:
-            # Naive: every gate runs its own message passing on x and on h.
-            def gate(k):
-                cols = slice(k * H, (k + 1) * H)
-                return self.conv_x.update(self.conv_x.msg_pass(ops, x), cols), cols
+            # One aggregation of h feeds z and r; the shared aggregation lets every gate's
+            # input and hidden terms be summed inside one GEMM (addmm) per group of gates.
+            if x_gates is None:
+                x_gates = self.conv_x.update(self.conv_x.msg_pass(ops, x) if x_agg is None else x_agg)
+            gx = x_gates.reshape(-1, 3 * H)
+            agg_h = self.conv_h.msg_pass(ops, h)
+            zr = torch.sigmoid(torch.addmm(gx[:, : 2 * H], agg_h.reshape(gx.shape[0], -1), self.conv_h.weight.t()))
+            z, r = zr.view(*h.shape[:-1], 2 * H).chunk(2, dim=-1)
+            agg_rh = self.conv_hc.msg_pass(ops, r * h)
+            cand = torch.tanh(torch.addmm(gx[:, 2 * H :], agg_rh.reshape(gx.shape[0], -1), self.conv_hc.weight.t()))
+            return torch.lerp(cand.view_as(h), h, z)
+        # Naive: every gate runs its own message passing on x and on h.
+        def gate(k):
+            cols = slice(k * H, (k + 1) * H)
+            return self.conv_x.update(self.conv_x.msg_pass(ops, x), cols), cols
 
-            zx, cols_z = gate(0)
-            rx, cols_r = gate(1)
-            cand_x, _ = gate(2)
-            z = torch.sigmoid(zx + self.conv_h.update(self.conv_h.msg_pass(ops, h), cols_z))
-            r = torch.sigmoid(rx + self.conv_h.update(self.conv_h.msg_pass(ops, h), cols_r))
+        zx, cols_z = gate(0)
+        rx, cols_r = gate(1)
+        cand_x, _ = gate(2)
+        z = torch.sigmoid(zx + self.conv_h.update(self.conv_h.msg_pass(ops, h), cols_z))
+        r = torch.sigmoid(rx + self.conv_h.update(self.conv_h.msg_pass(ops, h), cols_r))
         cand = torch.tanh(cand_x + self.conv_hc.update(self.conv_hc.msg_pass(ops, r * h)))
         return z * h + (1 - z) * cand
 

@@ -68,8 +68,11 @@ class GraphLSTMCell(nn.Module):
         if self.caching:
             if x_gates is None:
                 x_gates = self.conv_x.update(self.conv_x.msg_pass(ops, x) if x_agg is None else x_agg)
-            pre = x_gates + self.conv_h.update(self.conv_h.msg_pass(ops, h))
-            return [pre[..., k * H : (k + 1) * H] for k in range(4)]
+            # One aggregation of h for the four gates, summed with the input term inside the GEMM.
+            agg_h = self.conv_h.msg_pass(ops, h)
+            gx = x_gates.reshape(-1, 4 * H)
+            pre = torch.addmm(gx, agg_h.reshape(gx.shape[0], -1), self.conv_h.weight.t())
+            return pre.view(*h.shape[:-1], 4 * H).chunk(4, dim=-1)
         out = []
         for k in range(4):
             cols = slice(k * H, (k + 1) * H)
