@@ -57,7 +57,6 @@ def _node_config(model):
 
 
 def gnnkit_node_model(model, graph, in_feats, num_classes):
-    import gnnkit
     from gnnkit.tasks import models as zoo
 
     config = _node_config(model)
@@ -184,7 +183,7 @@ def run_dgl(python, npz, model, config, epochs, threads):
 # small graphs
 
 
-def bench_small(args) -> list[dict]:
+def bench_small(args, save) -> list[dict]:
     from gnnkit.data import load_dataset
     from gnnkit.tasks.node import row_normalize
 
@@ -232,6 +231,7 @@ def bench_small(args) -> list[dict]:
         row["gnnkit_over_pyg"] = row["gnnkit_ms"] / row["pyg_ms"]
         row["gnnkit_over_dgl"] = row["gnnkit_ms"] / row["dgl_ms"] if row["dgl_ms"] else None
         rows.append(row)
+        save(rows)
         dgl_text = f"{row['dgl_ms']:8.1f}" if row["dgl_ms"] else "     n/a"
         ratio_dgl = f"{row['gnnkit_over_dgl']:.2f}x" if row["gnnkit_over_dgl"] else "n/a"
         print(f"{dataset_name:<9} {model:<5} gnnkit {row['gnnkit_ms']:8.1f} ms  PyG {row['pyg_ms']:8.1f} ms  DGL {dgl_text} ms"
@@ -312,10 +312,10 @@ def large_worker(spec: dict) -> dict:
             "baseline_rss_mb": baseline}
 
 
-def bench_large(args) -> list[dict]:
+def bench_large(args, save) -> list[dict]:
     npz = _large_data(args)
     rows = []
-    for model in ("gcn", "sage"):
+    for model in args.large_models.split(","):
         results = {lib: [] for lib in ("gnnkit", "pyg", "pyg-csr")}
         failures = {}
         for _ in range(args.large_repeats):
@@ -337,6 +337,7 @@ def bench_large(args) -> list[dict]:
         if row["gnnkit_s"] and row["pyg-csr_s"]:
             row["gnnkit_over_pyg_csr"] = row["gnnkit_s"] / row["pyg-csr_s"]
         rows.append(row)
+        save(rows)
 
         def fmt(value, unit):
             return f"{value:8.2f} {unit}" if value else "     n/a"
@@ -352,7 +353,7 @@ def bench_large(args) -> list[dict]:
 # GIN on PROTEINS
 
 
-def bench_gin(args) -> dict:
+def bench_gin(args, save) -> dict:
     import gnnkit
     from gnnkit.data import load_dataset
     from gnnkit.tasks.models import build_graph_model, graph_hyperparameters
@@ -444,6 +445,7 @@ def main(argv=None) -> int:
     parser.add_argument("--large-nodes", type=int, default=1_000_000)
     parser.add_argument("--large-edges", type=int, default=10_000_000)
     parser.add_argument("--large-epochs", type=int, default=3)
+    parser.add_argument("--large-models", default="gcn,sage")
     parser.add_argument("--large-repeats", type=int, default=1)
     parser.add_argument("--gin-epochs", type=int, default=5)
     parser.add_argument("--json", default=str(ROOT / "benchmarks" / "results" / "bench_epoch_time.json"))
@@ -462,11 +464,16 @@ def main(argv=None) -> int:
     results["environment"] = {"torch": torch.__version__, "torch_geometric": torch_geometric.__version__,
                               "threads": args.threads, "cpus": os.cpu_count(),
                               "load_average_at_start": os.getloadavg()}
-    for section, function in (("small", bench_small), ("large", bench_large), ("gin", bench_gin)):
-        if section in sections:
-            results[section] = function(args)
+    def saver(section):
+        def save(value):
+            results[section] = value
             out.parent.mkdir(parents=True, exist_ok=True)
             out.write_text(json.dumps(results, indent=1) + "\n")
+        return save
+
+    for section, function in (("small", bench_small), ("large", bench_large), ("gin", bench_gin)):
+        if section in sections:
+            saver(section)(function(args, saver(section)))
     return 0
 
 

@@ -93,3 +93,11 @@ def test_root_without_the_files(tmp_path, capsys):
     assert main(["train", "--dataset", "Cora", "--root", str(tmp_path)]) == 2
     err = capsys.readouterr().err
     assert err.count("\n") == 1 and "Cora" in err and "missing" in err
+
+
+def test_forecast_task_is_dispatched_to_its_module(capsys):
+    forecast = pytest.importorskip("gnnkit.tasks.forecast")
+    assert callable(forecast.run_from_args)
+    assert main(["train", "--task", "forecast", "--model", "no-such-model"]) == 2
+    err = capsys.readouterr().err
+    assert err.count("\n") == 1 and "no-such-model" in err
