@@ -10,6 +10,14 @@ import torch.nn.functional as F
 import gnnkit as gk
 import gnnkit.nn as gnn
 
+
+@pytest.fixture(autouse=True)
+def _single_thread():
+    # These tensors are tiny: a second OpenMP thread only adds synchronisation, which costs
+    # seconds per test when the machine is oversubscribed. (conftest restores 2 threads.)
+    torch.set_num_threads(1)
+    yield
+
 torch.set_default_dtype(torch.float64)  # the references are float64; reset at module teardown
 
 

@@ -7,6 +7,14 @@ import gnnkit.nn as gnn
 from gnnkit.nn.dropout import functional_dropout
 
 
+@pytest.fixture(autouse=True)
+def _single_thread():
+    # These tensors are tiny: a second OpenMP thread only adds synchronisation, which costs
+    # seconds per test when the machine is oversubscribed. (conftest restores 2 threads.)
+    torch.set_num_threads(1)
+    yield
+
+
 @pytest.mark.parametrize("p", [0.1, 0.5, 0.6, 0.9])
 @pytest.mark.parametrize("dtype", [torch.float32, torch.float64])
 def test_drop_rate_and_scale(p, dtype):

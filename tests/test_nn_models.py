@@ -8,6 +8,14 @@ import gnnkit as gk
 import gnnkit.nn as gnn
 
 
+@pytest.fixture(autouse=True)
+def _single_thread():
+    # These tensors are tiny: a second OpenMP thread only adds synchronisation, which costs
+    # seconds per test when the machine is oversubscribed. (conftest restores 2 threads.)
+    torch.set_num_threads(1)
+    yield
+
+
 def planted_partition(num_per_class=30, num_classes=3, p_in=0.3, p_out=0.02, feat=8, seed=0):
     gen = torch.Generator().manual_seed(seed)
     n = num_per_class * num_classes

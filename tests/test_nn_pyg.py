@@ -9,6 +9,14 @@ import gnnkit.nn as gnn
 pyg_nn = pytest.importorskip("torch_geometric.nn")
 
 
+@pytest.fixture(autouse=True)
+def _single_thread():
+    # These tensors are tiny: a second OpenMP thread only adds synchronisation, which costs
+    # seconds per test when the machine is oversubscribed. (conftest restores 2 threads.)
+    torch.set_num_threads(1)
+    yield
+
+
 def symmetric_graph(num_nodes=12, num_edges=30, seed=0):
     gen = torch.Generator().manual_seed(seed)
     pairs = torch.randint(0, num_nodes, (2, num_edges), generator=gen)

@@ -7,6 +7,14 @@ import gnnkit as gk
 import gnnkit.nn as gnn
 
 
+@pytest.fixture(autouse=True)
+def _single_thread():
+    # These tensors are tiny: a second OpenMP thread only adds synchronisation, which costs
+    # seconds per test when the machine is oversubscribed. (conftest restores 2 threads.)
+    torch.set_num_threads(1)
+    yield
+
+
 def make_batch():
     sizes = [4, 1, 0, 6]
     graphs = [gk.graph(([], []), num_nodes=n) for n in sizes]

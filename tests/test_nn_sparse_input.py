@@ -9,6 +9,14 @@ from gnnkit.nn._utils import SparseInputCache
 from gnnkit.nn.dropout import functional_dropout
 
 
+@pytest.fixture(autouse=True)
+def _single_thread():
+    # These tensors are tiny: a second OpenMP thread only adds synchronisation, which costs
+    # seconds per test when the machine is oversubscribed. (conftest restores 2 threads.)
+    torch.set_num_threads(1)
+    yield
+
+
 def sparse_features(rows, cols, density=0.03, seed=0, dtype=torch.float64):
     gen = torch.Generator().manual_seed(seed)
     dense = torch.rand(rows, cols, generator=gen, dtype=dtype)
