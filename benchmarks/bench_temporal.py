@@ -55,7 +55,7 @@ def epoch_part(args) -> dict:
     num_batches = -(-data.num_windows("train") // args.batch_size)
     measured = num_batches if args.batches is None else min(args.batches, num_batches)
     gen = torch.Generator().manual_seed(0)
-    batches = list(data.batches("train", args.batch_size, shuffle=True, generator=gen))[: measured + 1]
+    batches = list(data.batches("train", args.batch_size, shuffle=True, generator=gen))[: measured + args.warmup]
     results = {}
     for kind in args.models:
         torch.manual_seed(0)
@@ -86,10 +86,10 @@ def epoch_part(args) -> dict:
         times = {name: [] for name in variants}
         for i, batch in enumerate(batches):
             for name in variants:
-                if name == "pygt" and kind == "dcrnn" and i > args.pygt_dcrnn_batches:
+                if name == "pygt" and kind == "dcrnn" and i >= args.warmup + args.pygt_dcrnn_batches:
                     continue
                 elapsed = step(name, batch)
-                if i > 0:  # the first batch warms up allocators and the cache store
+                if i >= args.warmup:  # warm-up batches fill allocators and the cache store
                     times[name].append(elapsed)
                 print(f"  {kind:5s} {name:8s} batch {i}: {elapsed:.2f} s", flush=True)
         row = {}
@@ -218,6 +218,7 @@ def accuracy_part(args) -> dict:
         "chickenpox (lags 4)": (T.load_chickenpox(DATASETS / "ChickenpoxHungary", lags=4), 4),
         "england_covid (lags 8)": (T.load_england_covid(DATASETS / "EnglandCovid", lags=8), 8),
     }
+    sets = {name: value for name, value in sets.items() if name.split(" ")[0] in args.sets}
     libs = ["gnnkit"] + (["pygt"] if pygt.GConvGRU is not None and not args.no_pygt else [])
     out = {}
     for name, (signal, lags) in sets.items():
@@ -243,6 +244,7 @@ def main(argv=None):
     parser.add_argument("--batch-size", type=int, default=64)
     parser.add_argument("--hidden", type=int, default=64)
     parser.add_argument("--batches", type=int, default=None, help="measured batches per variant (default: a whole epoch)")
+    parser.add_argument("--warmup", type=int, default=1, help="unmeasured batches per variant before timing")
     parser.add_argument("--pygt-dcrnn-batches", type=int, default=2, help="PyGT's DCRNN runs window by window: measure this many batches")
     parser.add_argument("--big-nodes", type=int, default=100_000)
     parser.add_argument("--big-hidden", type=int, default=64)
@@ -250,6 +252,7 @@ def main(argv=None):
     parser.add_argument("--big-reps", type=int, default=2)
     parser.add_argument("--epochs", type=int, default=200)
     parser.add_argument("--seeds", type=int, default=3)
+    parser.add_argument("--sets", nargs="+", default=["chickenpox", "england_covid"], choices=["chickenpox", "england_covid"])
     parser.add_argument("--threads", type=int, default=2)
     parser.add_argument("--no-pygt", action="store_true")
     parser.add_argument("--json", default=None)

@@ -16,6 +16,14 @@ def _random_ops(n=9, p=0.35, seed=0):
     adj[torch.arange(n), (torch.arange(n) + 1) % n] = 0.5  # every node has in- and out-edges
     return T.GraphOperators.from_dense(adj), adj
 
+@pytest.fixture(autouse=True)
+def _one_thread():
+    # The tensors here are tiny: a second thread only adds fork/join overhead (and stalls
+    # badly on a busy machine).
+    torch.set_num_threads(1)
+    yield
+
+
 
 def test_operators_match_dense_formulas():
     ops, adj = _random_ops()

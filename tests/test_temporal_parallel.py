@@ -4,12 +4,22 @@ the same global batch (float64)."""
 import os
 import socket
 
+import pytest
+
 import torch
 import torch.distributed as dist
 import torch.multiprocessing as mp
 
 import gnnkit.temporal as T
 from gnnkit.temporal.parallel import train_data_parallel
+
+@pytest.fixture(autouse=True)
+def _one_thread():
+    # The tensors here are tiny: a second thread only adds fork/join overhead (and stalls
+    # badly on a busy machine).
+    torch.set_num_threads(1)
+    yield
+
 
 
 def _problem():
@@ -56,8 +66,6 @@ def test_two_process_loss_curve_matches_single_process(tmp_path):
 
 
 def test_global_batch_must_split_evenly():
-    import pytest
-
     data, ops = _problem()
     # One process: any batch size works; the divisibility rule is checked against the world size.
     assert len(train_data_parallel(_build, data, ops, steps=1, global_batch_size=3)) == 1

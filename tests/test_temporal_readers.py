@@ -17,6 +17,14 @@ def test_chickenpox(shared_datasets):
     assert torch.allclose(sig.features[10, 3], torch.tensor([raw[10 + k][3] for k in range(4)], dtype=torch.float32))
     assert torch.allclose(sig.targets[10, 3], torch.tensor(raw[14][3], dtype=torch.float32))
 
+@pytest.fixture(autouse=True)
+def _one_thread():
+    # The tensors here are tiny: a second thread only adds fork/join overhead (and stalls
+    # badly on a busy machine).
+    torch.set_num_threads(1)
+    yield
+
+
 
 def test_england_covid_has_daily_edges(shared_datasets):
     sig = T.load_england_covid(shared_datasets / "EnglandCovid", lags=8)
