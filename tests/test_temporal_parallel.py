@@ -5,7 +5,6 @@ import os
 import socket
 
 import pytest
-
 import torch
 import torch.distributed as dist
 import torch.multiprocessing as mp
@@ -13,13 +12,13 @@ import torch.multiprocessing as mp
 import gnnkit.temporal as T
 from gnnkit.temporal.parallel import train_data_parallel
 
+
 @pytest.fixture(autouse=True)
 def _one_thread():
     # The tensors here are tiny: a second thread only adds fork/join overhead (and stalls
     # badly on a busy machine).
     torch.set_num_threads(1)
     yield
-
 
 
 def _problem():
