@@ -1,7 +1,6 @@
 """Every conv layer against a dense float64 implementation of its formula, and the same output on a
 graph, inside a batch with other graphs, and as a block (plus partial blocks for one-hop layers)."""
 
-import math
 
 import pytest
 import torch
@@ -18,11 +17,14 @@ def _single_thread():
     torch.set_num_threads(1)
     yield
 
-torch.set_default_dtype(torch.float64)  # the references are float64; reset at module teardown
 
-
-def teardown_module(module):
-    torch.set_default_dtype(torch.float32)
+@pytest.fixture(autouse=True)
+def _float64_default():
+    # The dense references are float64; layers built inside a test get float64 parameters.
+    previous = torch.get_default_dtype()
+    torch.set_default_dtype(torch.float64)
+    yield
+    torch.set_default_dtype(previous)
 
 
 # ---------------------------------------------------------------------------------------------
