@@ -18,7 +18,20 @@ def shared_datasets() -> Path:
 
 
 @pytest.fixture(autouse=True)
-def _seed_and_threads():
+def _seed_threads_and_global_state(request):
     torch.manual_seed(0)
     torch.set_num_threads(2)
+    dtype = torch.get_default_dtype()
+    grad_enabled = torch.is_grad_enabled()
     yield
+    # Global torch state leaking out of one test breaks unrelated tests later in the same worker:
+    # restore it, and fail the test that changed it so the culprit is named.
+    leaked = []
+    if torch.get_default_dtype() != dtype:
+        leaked.append(f"default dtype {torch.get_default_dtype()}")
+        torch.set_default_dtype(dtype)
+    if torch.is_grad_enabled() != grad_enabled:
+        leaked.append(f"grad mode {torch.is_grad_enabled()}")
+        torch.set_grad_enabled(grad_enabled)
+    if leaked:
+        pytest.fail(f"{request.node.nodeid} leaked global torch state: {', '.join(leaked)}")
