@@ -11,11 +11,11 @@ import argparse
 import importlib
 import sys
 
+from ..errors import UsageError
+
 _SUBCOMMANDS = ("train", "datasets", "generate")
 
-
-class UsageError(Exception):
-    """A wrong argument: reported as one line on stderr with exit status 2, no traceback."""
+__all__ = ["main", "build_parser", "UsageError"]
 
 
 def build_parser() -> argparse.ArgumentParser:
