@@ -69,3 +69,17 @@ __all__ = [
     "to_simple", "to_bidirected", "node_subgraph", "edge_subgraph", "in_subgraph", "khop_in_subgraph",
     "line_graph", "knn_graph", "segmented_knn_graph", "to_block",
 ]
+
+_LAZY_SUBMODULES = ("nn", "data", "sampling", "scale", "temporal", "generative", "tasks", "errors")
+_LAZY_ATTRIBUTES = {"metis_partition": "gnnkit.sampling.partition"}
+
+
+def __getattr__(name):
+    # Subsystems load on first use so that ``import gnnkit`` stays light.
+    import importlib
+
+    if name in _LAZY_SUBMODULES:
+        return importlib.import_module(f"gnnkit.{name}")
+    if name in _LAZY_ATTRIBUTES:
+        return getattr(importlib.import_module(_LAZY_ATTRIBUTES[name]), name)
+    raise AttributeError(f"module 'gnnkit' has no attribute {name!r}")
