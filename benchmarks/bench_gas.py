@@ -148,8 +148,18 @@ def _peak_mb():
     return resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024
 
 
+def _volunteer_for_oom_killer():
+    """On a shared machine, let the kernel kill this benchmark first if memory runs out."""
+    try:
+        with open("/proc/self/oom_score_adj", "w") as f:
+            f.write("1000")
+    except OSError:
+        pass
+
+
 def big_child(path, mode, hidden, num_layers, epochs, clusters_per_batch, history_dtype):
-    torch.set_num_threads(2)
+    _volunteer_for_oom_killer()
+    torch.set_num_threads(int(os.environ.get("GNNKIT_BENCH_THREADS", "2")))
     data = torch.load(path, mmap=True)
     g = gk.graph((data["src"], data["dst"]), num_nodes=data["feat"].shape[0])
     g.edata["w"] = data["w"]
@@ -232,16 +242,18 @@ def main():
     parser.add_argument("--big-parts", type=int, default=200)
     parser.add_argument("--big-clusters-per-batch", type=int, default=10)
     parser.add_argument("--big-epochs", type=int, default=2)
-    parser.add_argument("--hidden", type=int, default=64)
+    parser.add_argument("--hidden", type=int, default=32)
     parser.add_argument("--child", nargs=7, default=None, help=argparse.SUPPRESS)
+    parser.add_argument("--threads", type=int, default=2, help="torch intra-op threads (1 is faster on a busy machine)")
     parser.add_argument("--out", default="benchmarks/results/bench_gas.json")
     args = parser.parse_args()
     if args.child is not None:
         path, mode, hidden, layers, epochs, cpb, dtype = args.child
         big_child(path, mode, int(hidden), int(layers), int(epochs), int(cpb), dtype)
         return
-    torch.set_num_threads(2)
-    results = {}
+    torch.set_num_threads(args.threads)
+    os.environ["GNNKIT_BENCH_THREADS"] = str(args.threads)  # for the child processes
+    results = {"threads": args.threads}
     parts = args.parts.split(",")
     if "planetoid" in parts:
         part_planetoid(args, results)

@@ -193,6 +193,11 @@ def main():
     parser.add_argument("--hidden", type=int, default=128)
     parser.add_argument("--out", default="benchmarks/results/bench_sampling.json")
     args = parser.parse_args()
+    try:  # on a shared machine, let the kernel kill this benchmark first if memory runs out
+        with open("/proc/self/oom_score_adj", "w") as f:
+            f.write("1000")
+    except OSError:
+        pass
     torch.set_num_threads(args.threads)
     torch.manual_seed(0)
     n, e = args.nodes, args.edges

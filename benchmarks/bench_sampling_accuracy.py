@@ -131,7 +131,7 @@ def sbm_full_batch(num_nodes, epochs, seed=0):
 
 def sbm_sampled_one_epoch(num_nodes, seed=0):
     """Runs in its own process; prints a JSON line with accuracy, time and peak RSS."""
-    torch.set_num_threads(2)
+    torch.set_num_threads(int(os.environ.get("GNNKIT_BENCH_THREADS", "2")))
     g = planted_partition(num_nodes, seed=seed, **SBM)
     torch.manual_seed(seed)
     train, test = g.ndata["train_mask"], g.ndata["test_mask"]
@@ -183,13 +183,15 @@ def main():
     parser.add_argument("--sbm-nodes", type=int, default=1_000_000)
     parser.add_argument("--parts", default="planetoid,sbm")
     parser.add_argument("--child-sbm", type=int, default=None, help=argparse.SUPPRESS)
+    parser.add_argument("--threads", type=int, default=2, help="torch intra-op threads (1 is faster on a busy machine)")
     parser.add_argument("--out", default="benchmarks/results/bench_sampling_accuracy.json")
     args = parser.parse_args()
     if args.child_sbm is not None:
         sbm_sampled_one_epoch(args.child_sbm)
         return
-    torch.set_num_threads(2)
-    results = {}
+    torch.set_num_threads(args.threads)
+    os.environ["GNNKIT_BENCH_THREADS"] = str(args.threads)  # for the child processes
+    results = {"threads": args.threads}
     parts = args.parts.split(",")
     if "planetoid" in parts:
         part_planetoid(args, results)
