@@ -66,43 +66,31 @@ def topological_nodes_generator(g, reverse: bool = False) -> list[torch.Tensor]:
     return frontiers
 
 
-def bfs_nodes_generator(g, source, reverse: bool = False) -> list[torch.Tensor]:
-    """Node frontiers of a breadth-first search from ``source`` (one id or several)."""
-    _require_square(g, "bfs_nodes_generator")
-    frontier = torch.unique(_sources(g, source, "bfs_nodes_generator: source"))
+def _bfs_levels(g, source, reverse: bool, name: str):
+    """Yields ``(frontier, reached, edges)`` per BFS level: the nodes reached for the first time
+    from ``frontier`` and, for each, the first edge found to it."""
+    _require_square(g, name)
+    frontier = torch.unique(_sources(g, source, f"{name}: source"))
     view = _out_view(g, reverse)
     seen = torch.zeros(g.num_nodes(), dtype=torch.bool, device=g.device)
     seen[frontier] = True
-    frontiers = []
     while frontier.numel():
-        frontiers.append(frontier)
-        nbrs, _ = _expand(view, frontier)
-        nbrs = torch.unique(nbrs)
-        frontier = nbrs[~seen.index_select(0, nbrs)]
-        seen[frontier] = True
-    return frontiers
+        nbrs, eids = _expand(view, frontier)
+        fresh = ~seen.index_select(0, nbrs)
+        reached, first = _first_occurrence(nbrs[fresh])
+        seen[reached] = True
+        yield frontier, reached, eids[fresh].index_select(0, first)
+        frontier = reached
+
+
+def bfs_nodes_generator(g, source, reverse: bool = False) -> list[torch.Tensor]:
+    """Node frontiers of a breadth-first search from ``source`` (one id or several)."""
+    return [frontier for frontier, _, _ in _bfs_levels(g, source, reverse, "bfs_nodes_generator")]
 
 
 def bfs_edges_generator(g, source, reverse: bool = False) -> list[torch.Tensor]:
     """Edge frontiers of a BFS: at each level, the edges that first reach new nodes."""
-    _require_square(g, "bfs_edges_generator")
-    frontier = torch.unique(_sources(g, source, "bfs_edges_generator: source"))
-    view = _out_view(g, reverse)
-    seen = torch.zeros(g.num_nodes(), dtype=torch.bool, device=g.device)
-    seen[frontier] = True
-    frontiers = []
-    while frontier.numel():
-        nbrs, eids = _expand(view, frontier)
-        fresh = ~seen.index_select(0, nbrs)
-        nbrs, eids = nbrs[fresh], eids[fresh]
-        if nbrs.numel() == 0:
-            break
-        # One edge per newly reached node: the first one found.
-        uniq, first = _first_occurrence(nbrs)
-        frontiers.append(eids.index_select(0, first))
-        seen[uniq] = True
-        frontier = uniq
-    return frontiers
+    return [edges for _, reached, edges in _bfs_levels(g, source, reverse, "bfs_edges_generator") if reached.numel()]
 
 
 def _first_occurrence(values: torch.Tensor):

@@ -263,13 +263,7 @@ class Graph:
     def _lookup_edges(self, u, v, name: str) -> torch.Tensor:
         u = self._node_ids(u, self.num_src_nodes(), f"{name}: u")
         v = self._node_ids(v, self.num_dst_nodes(), f"{name}: v")
-        if u.numel() != v.numel():
-            if u.numel() == 1:
-                u = u.expand(v.numel())
-            elif v.numel() == 1:
-                v = v.expand(u.numel())
-            else:
-                raise ValueError(f"{name}: u has {u.numel()} ids but v has {v.numel()}; they must match")
+        u, v = _broadcast_pair(u, v, name)
         # Binary search in the (src, dst)-sorted key list; -1 where absent.
         width = max(1, self.num_dst_nodes())
         src, dst = self._adj.src, self._adj.dst
@@ -417,13 +411,7 @@ class Graph:
         self._no_block_mutation("add_edges")
         u = as_id_tensor(u, "add_edges: u", self.device)
         v = as_id_tensor(v, "add_edges: v", self.device)
-        if u.numel() != v.numel():
-            if u.numel() == 1:
-                u = u.expand(v.numel())
-            elif v.numel() == 1:
-                v = v.expand(u.numel())
-            else:
-                raise ValueError(f"add_edges: u has {u.numel()} ids but v has {v.numel()}; they must match")
+        u, v = _broadcast_pair(u, v, "add_edges")
         needed = int(torch.maximum(u.max(), v.max())) + 1 if u.numel() else 0
         if needed > self.num_nodes():
             self.add_nodes(needed - self.num_nodes())
@@ -530,6 +518,17 @@ class Graph:
         if ids.numel() != 1:
             raise ValueError(f"{name}: expected a single node id, got {ids.numel()}")
         return int(ids[0])
+
+
+def _broadcast_pair(u: torch.Tensor, v: torch.Tensor, name: str):
+    """Pairs up ``u`` and ``v`` ids; a single id on one side pairs with every id on the other."""
+    if u.numel() == v.numel():
+        return u, v
+    if u.numel() == 1:
+        return u.expand(v.numel()), v
+    if v.numel() == 1:
+        return u, v.expand(u.numel())
+    raise ValueError(f"{name}: u has {u.numel()} ids but v has {v.numel()}; they must match")
 
 
 def _is_scalar(x) -> bool:
