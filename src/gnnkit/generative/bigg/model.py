@@ -40,10 +40,14 @@ from .cells import _take, _take_shared, lstm_step, tree_step
 from .tree import RowGraph, build_forest, prepare_graph, NODE_ORDERS
 
 
+def positional_encoding_frequencies(dim: int) -> np.ndarray:
+    return np.exp(-math.log(10000.0) * np.arange(0, dim, 2, dtype=np.float64) / dim)
+
+
 def positional_encoding(values, dim: int, dtype=torch.float32, device=None) -> torch.Tensor:
     """Sinusoidal encoding ``[len(values), dim]``: sin/cos of ``value / 10000^(2i/dim)``."""
     values = torch.as_tensor(np.asarray(values, dtype=np.float64), dtype=torch.float64, device=device)
-    freq = torch.exp(-math.log(10000.0) * torch.arange(0, dim, 2, dtype=torch.float64, device=device) / dim)
+    freq = torch.as_tensor(positional_encoding_frequencies(dim), device=device)
     angles = values[:, None] * freq[None, :]
     pe = torch.zeros(len(values), dim, dtype=torch.float64, device=device)
     pe[:, 0::2] = torch.sin(angles)

@@ -18,10 +18,60 @@ from bisect import bisect_left
 
 import numpy as np
 import torch
-from scipy.special import expit
 
 from .fenwick import IncrementalFenwick
-from .model import positional_encoding
+from .model import positional_encoding_frequencies
+
+
+class _SingleThreadBLAS:
+    """Limits numpy's OpenBLAS to one thread while sampling (like threadpoolctl, without the
+    dependency): a ``d x 4d`` matrix-vector product gains nothing from threads, and threads that
+    spin between the many tiny calls triple the CPU time. A no-op when OpenBLAS is not found."""
+
+    _api = None
+
+    @classmethod
+    def _find(cls):
+        if cls._api is None:
+            cls._api = False
+            try:
+                import ctypes
+
+                with open("/proc/self/maps") as fh:
+                    paths = sorted({ln.split()[-1] for ln in fh if "openblas" in ln.lower() and ".so" in ln})
+                for path in paths:
+                    lib = ctypes.CDLL(path)
+                    for name in ("scipy_openblas_set_num_threads64_", "openblas_set_num_threads64_",
+                                 "openblas_set_num_threads"):
+                        getter = name.replace("_set_", "_get_")
+                        if hasattr(lib, name) and hasattr(lib, getter):
+                            cls._api = (getattr(lib, name), getattr(lib, getter))
+                            break
+                    if cls._api:
+                        break
+            except (OSError, ValueError):
+                cls._api = False
+        return cls._api
+
+    def __enter__(self):
+        api = self._find()
+        self._previous = None
+        if api:
+            self._previous = int(api[1]())
+            api[0](1)
+        return self
+
+    def __exit__(self, *exc):
+        if self._previous is not None:
+            self._api[0](self._previous)
+        return False
+
+
+def _sigmoid(x: np.ndarray) -> np.ndarray:
+    out = np.negative(x)
+    np.exp(out, out=out)
+    out += 1.0
+    return np.reciprocal(out, out=out)
 
 
 def _softplus(x: float) -> float:
@@ -69,11 +119,17 @@ class _Kernel:
         self.const_bot_left = {k: self.m_bot_left @ s[0] for k, s in (("leaf", self.leaf), ("empty", self.empty))}
         self.const_bot_right = {k: self.lr2p_right @ s[0] for k, s in (("leaf", self.leaf), ("empty", self.empty))}
         self._x_left = {}
+        self._freq = positional_encoding_frequencies(self.d)
         self._pe_right = {}
 
     def pe(self, value: int) -> np.ndarray:
-        pe = positional_encoding([value], self.d, self.model_dtype)[0]
-        return pe.numpy().astype(self.dtype)
+        # same formula as model.positional_encoding, in numpy: torch calls inside the loop would
+        # leave torch's OpenMP workers spinning against the BLAS threads
+        angles = value * self._freq
+        pe = np.empty(self.d, dtype=np.float64)
+        pe[0::2] = np.sin(angles)
+        pe[1::2] = np.cos(angles)[: self.d // 2]
+        return pe.astype(self.dtype)
 
     def x_left(self, has_left: int, width: int) -> np.ndarray:
         key = (has_left, width)
@@ -95,13 +151,13 @@ class _Kernel:
 
     def lstm(self, gates, c):
         d = self.d
-        sig = expit(gates[: 3 * d])
+        sig = _sigmoid(gates[: 3 * d])
         c_new = sig[d : 2 * d] * c + sig[:d] * np.tanh(gates[3 * d :])
         return sig[2 * d :] * np.tanh(c_new), c_new
 
     def tree(self, gates, c_left, c_right):
         d = self.d
-        sig = expit(gates[: 4 * d])
+        sig = _sigmoid(gates[: 4 * d])
         c_new = sig[:d] * np.tanh(gates[4 * d :]) + sig[d : 2 * d] * c_left + sig[2 * d : 3 * d] * c_right
         return sig[3 * d :] * np.tanh(c_new), c_new
 
@@ -246,7 +302,8 @@ def _rng(generator: torch.Generator | None) -> np.random.Generator:
 def sample_graph(model, num_nodes: int, generator=None, as_networkx: bool = False, prefix=None):
     kernel = _Kernel(model)
     gen = _RowGenerator(kernel, _rng(generator))
-    rows, cols = gen.graph(int(num_nodes), prefix)
+    with _SingleThreadBLAS():
+        rows, cols = gen.graph(int(num_nodes), prefix)
     return _to_graph(int(num_nodes), rows, cols, as_networkx)
 
 
@@ -255,7 +312,8 @@ def replay_log_likelihood(model, row_graph) -> tuple[float, int]:
     kernel = _Kernel(model)
     gen = _RowGenerator(kernel, None)
     n = row_graph.num_nodes
-    gen.graph(n, (n, row_graph.rows, row_graph.cols))
+    with _SingleThreadBLAS():
+        gen.graph(n, (n, row_graph.rows, row_graph.cols))
     return gen.log_prob, gen.num_decisions
 
 
