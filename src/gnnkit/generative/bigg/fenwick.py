@@ -100,6 +100,9 @@ class IncrementalFenwick:
         self.init = init
         self.slots: list = []
         self.num_rows = 0
+        # summary chain of the last context: (bit, state after merging the bits >= it)
+        self._chain: list = []
+        self._chain_rows = 0
 
     def append(self, state) -> None:
         k = 0
@@ -115,10 +118,19 @@ class IncrementalFenwick:
         self.num_rows += 1
 
     def context(self):
-        """State summarising rows ``[0, num_rows)``."""
+        """State summarising rows ``[0, num_rows)``.
+
+        The chain for ``u`` shares its steps for the bits above ``msb(u xor u_prev)`` with the
+        previous one (same bits, same Fenwick nodes), so consecutive rows cost amortised ``O(1)``
+        summary merges instead of ``popcount(u)``.
+        """
         u = self.num_rows
-        x = self.init
-        for k in range(u.bit_length() - 1, -1, -1):
+        changed = (u ^ self._chain_rows).bit_length()  # bits >= changed are shared
+        chain = [(k, x) for k, x in self._chain if k >= changed]
+        x = chain[-1][1] if chain else self.init
+        for k in range(min(changed, u.bit_length()) - 1, -1, -1):
             if (u >> k) & 1:
                 x = self.summary(x, self.slots[k])
+                chain.append((k, x))
+        self._chain, self._chain_rows = chain, u
         return x
