@@ -47,7 +47,11 @@ def run_config(key: str, root: str, seeds: int) -> dict:
     dataset = load_dataset(name, root=root)
     began = time.perf_counter()
     if task == "node":
-        runs = [train_node_classification(dataset, model, seed=seed, progress=False) for seed in range(seeds)]
+        runs = []
+        for seed in range(seeds):
+            runs.append(train_node_classification(dataset, model, seed=seed, progress=False))
+            print(f"  {key} seed {seed}: test_acc {100 * runs[-1]['test_acc']:.2f}% (best epoch {runs[-1]['best_epoch']})",
+                  file=sys.stderr, flush=True)
         accs = [r["test_acc"] for r in runs]
         result = {"mean": statistics.fmean(accs), "std": statistics.pstdev(accs), "per_seed": accs,
                   "val_acc_mean": statistics.fmean(r["val_acc"] for r in runs),
