@@ -87,12 +87,13 @@ class GraphGRUCell(nn.Module):
             # input and hidden terms be summed inside one GEMM (addmm) per group of gates.
             if x_gates is None:
                 x_gates = self.conv_x.update(self.conv_x.msg_pass(ops, x) if x_agg is None else x_agg)
-            gx = x_gates.reshape(-1, 3 * H)
+            # split (not slicing): its backward is one cat, not a zero-filled buffer per slice.
+            gx_zr, gx_cand = x_gates.reshape(-1, 3 * H).split([2 * H, H], dim=1)
             agg_h = self.conv_h.msg_pass(ops, h)
-            zr = torch.sigmoid(torch.addmm(gx[:, : 2 * H], agg_h.reshape(gx.shape[0], -1), self.conv_h.weight.t()))
+            zr = torch.sigmoid(torch.addmm(gx_zr, agg_h.reshape(gx_zr.shape[0], -1), self.conv_h.weight.t()))
             z, r = zr.view(*h.shape[:-1], 2 * H).chunk(2, dim=-1)
             agg_rh = self.conv_hc.msg_pass(ops, r * h)
-            cand = torch.tanh(torch.addmm(gx[:, 2 * H :], agg_rh.reshape(gx.shape[0], -1), self.conv_hc.weight.t()))
+            cand = torch.tanh(torch.addmm(gx_cand, agg_rh.reshape(gx_zr.shape[0], -1), self.conv_hc.weight.t()))
             return torch.lerp(cand.view_as(h), h, z)
         # Naive: every gate runs its own message passing on x and on h.
         def gate(k):
