@@ -27,7 +27,6 @@ from pathlib import Path
 import torch
 import torch.nn.functional as F
 
-import gnnkit as gk
 from gnnkit.data import read_planetoid
 from gnnkit.data.synthetic import planted_partition
 from gnnkit.nn import SAGEConv

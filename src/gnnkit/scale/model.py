@@ -28,7 +28,7 @@ import torch
 import torch.nn.functional as F
 from torch import nn
 
-from ..graph import EID, NID, Graph
+from ..graph import NID, Graph
 from .history import History
 from .loader import SubgraphBatch, SubgraphLoader
 
