@@ -113,13 +113,16 @@ class GroupRevRes(nn.Module):
         with _seeded(seed, h.device):
             return self.blocks[i](g, h, *args)
 
-    def _coupled_forward(self, g, x, args, seeds) -> torch.Tensor:
+    def _coupled_forward(self, g, x, args, seeds, release_input=None) -> torch.Tensor:
         xs = x.chunk(self.groups, -1)
         h = sum(xs[1:])
         outs = []
         for i in range(self.groups):
             h = xs[i] + self._run_block(i, g, h, args, seeds[i])
             outs.append(h)
+        del xs, h
+        if release_input is not None:
+            release_input()  # x is no longer read: free it before the concatenation allocates y
         return torch.cat(outs, -1)
 
     def extra_repr(self) -> str:
@@ -139,17 +142,18 @@ def _restore_buffers(snapshot) -> None:
 class _GroupRevFunction(torch.autograd.Function):
     @staticmethod
     def forward(ctx, module, g, args, seeds, free_input, in_state, out_state, x, *params):
+        def release_input():
+            x.untyped_storage().resize_(0)
+            in_state["freed"] = True
+
         with torch.no_grad():
-            y = module._coupled_forward(g, x, args, seeds)
+            y = module._coupled_forward(g, x, args, seeds, release_input if free_input else None)
         ctx.module, ctx.g, ctx.args, ctx.seeds = module, g, args, seeds
         ctx.in_state, ctx.out_state, ctx.free_input = in_state, out_state, free_input
         # Aliases share storage with x and y but not their autograd history: no reference cycle.
         ctx.x_alias, ctx.y_alias = x.detach(), y.detach()
         ctx.x_bytes = x.numel() * x.element_size()
         ctx.params = params
-        if free_input:
-            x.untyped_storage().resize_(0)
-            in_state["freed"] = True
         return y
 
     @staticmethod
@@ -162,47 +166,52 @@ class _GroupRevFunction(torch.autograd.Function):
                 "it was probably used both by another reversible layer and elsewhere (set preserve_input=True there)"
             )
         groups = module.groups
-        ys = y.chunk(groups, -1)
-        grad_ys = grad_y.chunk(groups, -1)
+        x_alias = ctx.x_alias
+        if ctx.free_input:
+            x_alias.untyped_storage().resize_(ctx.x_bytes)  # refilled group by group below
+        # Group views; only the block inputs are made contiguous (batch norm is slow on strided views).
+        ys, xs, grad_ys = y.chunk(groups, -1), x_alias.chunk(groups, -1), grad_y.chunk(groups, -1)
+        # The gradient of x_i is that of y_i (grad_out below); gathered at the end, so no [N, D]
+        # buffer is held while the blocks are recomputed (the top group's is a view of grad_y).
+        grad_xs: list[torch.Tensor | None] = [None] * groups
         position = {id(p): k for k, p in enumerate(ctx.params)}
         param_grads: list[torch.Tensor | None] = [None] * len(ctx.params)
-        xs: list[torch.Tensor | None] = [None] * groups
-        grad_xs: list[torch.Tensor | None] = [None] * groups
         carry = None  # gradient reaching y_{i} through f_{i+1}
         for i in reversed(range(groups)):
             grad_out = grad_ys[i] if carry is None else grad_ys[i] + carry
-            block_input = ys[i - 1] if i > 0 else sum(xs[1:])
+            # x_2..x_C are rebuilt by now (or were never freed), so y_0 is available for i = 0.
+            block_input = ys[i - 1].contiguous() if i > 0 else sum(xs[1:])
             block = module.blocks[i]
             block_params = [p for p in block.parameters() if id(p) in position]
             snapshot = _snapshot_buffers(block)
             with torch.enable_grad():
                 h = block_input.detach().requires_grad_(True)
                 f = module._run_block(i, g, h, args, seeds[i])
-            xs[i] = ys[i] - f.detach()
+            if ctx.free_input:
+                with torch.no_grad():
+                    xs[i].copy_(ys[i]).sub_(f.detach())
+            if i == 0 and ctx.out_state["freed"]:
+                # y is fully used up; the next reversible layer rebuilt it for us alone.
+                del ys
+                y.untyped_storage().resize_(0)
             grads = torch.autograd.grad(f, [h, *block_params], grad_out, allow_unused=True)
             # After the gradient: batch norm saves its running buffers for its backward pass.
             _restore_buffers(snapshot)
+            del f, h, block_input
             carry = grads[0]
             grad_xs[i] = grad_out
+            del grad_out
             for p, grad in zip(block_params, grads[1:]):
                 if grad is None:
                     continue
                 k = position[id(p)]
                 param_grads[k] = grad if param_grads[k] is None else param_grads[k] + grad
-            del f, h
         # carry is now the gradient of y_0 = sum_{i >= 2} x_i.
-        if carry is not None:
-            for i in range(1, groups):
-                grad_xs[i] = grad_xs[i] + carry
         grad_x = torch.cat(grad_xs, -1)
-        with torch.no_grad():
-            if ctx.free_input:
-                x_alias = ctx.x_alias
-                x_alias.untyped_storage().resize_(ctx.x_bytes)
-                x_alias.copy_(torch.cat(xs, -1))
-            if ctx.out_state["freed"]:
-                # The next reversible layer rebuilt y for us; nothing needs it any more.
-                y.untyped_storage().resize_(0)
+        del grad_xs
+        if carry is not None:
+            for part in grad_x.chunk(groups, -1)[1:]:
+                part.add_(carry)
         return (None, None, None, None, None, None, None, grad_x, *param_grads)
 
 
@@ -278,6 +287,9 @@ class RevGNN(nn.Module):
     def forward(self, g, x: torch.Tensor) -> torch.Tensor:
         # x: [N, in_feats] -> [N, out_feats]
         h = self.encoder(x)
+        # Only the first reversible layer reads the encoder output (the encoder's backward needs
+        # x, not h): let that layer free it and rebuild it, as it does for every later input.
+        h._gk_reversible_state = {"freed": False}
         for layer in self._layer_sequence():
             h = layer(g, h)
         h = functional_dropout(F.relu(self.final_norm(h)), self.dropout, self.training)

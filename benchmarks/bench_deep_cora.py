@@ -1,0 +1,157 @@
+"""Depth on Cora: ResGCN and DeeperGCN (res+) at 28 and 56 layers against a 2-layer GCN, and the
+PlainGCN of the same depth (no skip connections), which stops learning.
+
+Public Planetoid split (140 train / 500 val / 1000 test). Every model trains with Adam for
+``--epochs`` epochs; the reported test accuracy is the one at the epoch of best validation
+accuracy. Learning curves (validation accuracy per epoch) go to
+``benchmarks/results/deep_cora_curves.png``, numbers to ``benchmarks/results/deep_cora.json``.
+
+    python benchmarks/bench_deep_cora.py --root /work/shared/datasets --epochs 200
+"""
+
+from __future__ import annotations
+
+import os
+
+os.environ.setdefault("OMP_WAIT_POLICY", "PASSIVE")  # the machine is shared: idle threads sleep
+
+import argparse  # noqa: E402
+import json  # noqa: E402
+import time  # noqa: E402
+from pathlib import Path  # noqa: E402
+
+import torch  # noqa: E402
+import torch.nn.functional as F  # noqa: E402
+
+import gnnkit as gk  # noqa: E402
+from gnnkit.data import load_dataset  # noqa: E402
+from gnnkit.nn.deep import DeeperGCN, PlainGCN, ResGCN  # noqa: E402
+from gnnkit.nn.deep.models import GCNLayer  # noqa: E402
+from gnnkit.nn.dropout import functional_dropout  # noqa: E402
+
+RESULTS = Path(__file__).resolve().parent / "results"
+
+
+class GCN2(torch.nn.Module):
+    """The 2-layer GCN of Kipf & Welling (hidden 16... here ``hidden``), the shallow baseline."""
+
+    def __init__(self, in_feats, hidden, out_feats, dropout=0.5):
+        super().__init__()
+        self.conv1, self.conv2, self.dropout = GCNLayer(in_feats, hidden), GCNLayer(hidden, out_feats), dropout
+
+    def forward(self, g, x):
+        x = functional_dropout(x, self.dropout, self.training)
+        x = functional_dropout(torch.relu(self.conv1(g, x)), self.dropout, self.training)
+        return self.conv2(g, x)
+
+
+def build(name: str, depth: int, in_feats: int, num_classes: int, hidden: int, args_dropout: float = 0.2):
+    if name == "GCN":
+        return GCN2(in_feats, hidden, num_classes)
+    common = dict(dropout=args_dropout, input_dropout=0.5)
+    if name == "ResGCN":
+        return ResGCN(in_feats, hidden, num_classes, depth, **common)
+    if name == "PlainGCN":
+        return PlainGCN(in_feats, hidden, num_classes, depth, **common)
+    if name == "DeeperGCN":
+        return DeeperGCN(in_feats, hidden, num_classes, depth, conv_kwargs={"num_layers": 1}, **common)
+    raise ValueError(name)
+
+
+def train(model, g, feat, label, masks, epochs: int, lr: float, weight_decay: float):
+    opt = torch.optim.Adam(model.parameters(), lr=lr, weight_decay=weight_decay)
+    train_mask, val_mask, test_mask = masks
+    curve, best = [], (-1.0, 0.0, 0)
+    start = time.perf_counter()
+    for epoch in range(epochs):
+        model.train()
+        opt.zero_grad()
+        loss = F.cross_entropy(model(g, feat)[train_mask], label[train_mask])
+        loss.backward()
+        opt.step()
+        model.eval()
+        with torch.no_grad():
+            pred = model(g, feat).argmax(1)
+        accs = [float((pred[m] == label[m]).float().mean()) for m in (train_mask, val_mask, test_mask)]
+        curve.append({"epoch": epoch + 1, "loss": loss.item(), "train": accs[0], "val": accs[1], "test": accs[2]})
+        if accs[1] > best[0]:
+            best = (accs[1], accs[2], epoch + 1)
+    return {"val": best[0], "test": best[1], "best_epoch": best[2], "seconds": time.perf_counter() - start, "curve": curve}
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+    parser.add_argument("--root", default=os.environ.get("GNNKIT_DATA", "/work/shared/datasets"))
+    parser.add_argument("--epochs", type=int, default=200)
+    parser.add_argument("--depths", default="28,56")
+    parser.add_argument("--models", default="ResGCN,DeeperGCN,PlainGCN")
+    parser.add_argument("--hidden", type=int, default=64)
+    parser.add_argument("--lr", type=float, default=0.01)
+    parser.add_argument("--dropout", type=float, default=0.2, help="dropout inside the deep models' blocks")
+    parser.add_argument("--weight-decay", type=float, default=5e-4)
+    parser.add_argument("--seed", type=int, default=0)
+    parser.add_argument("--no-baseline", action="store_true", help="skip the 2-layer GCN (e.g. when runs are split)")
+    parser.add_argument("--merge", nargs="+", help="only merge these result files into --out and plot them")
+    parser.add_argument("--out", default=str(RESULTS / "deep_cora.json"))
+    args = parser.parse_args()
+    torch.set_num_threads(2)
+    if args.merge:
+        parts = [json.loads(Path(p).read_text()) for p in args.merge]
+        merged = dict(parts[0], results={k: v for part in parts for k, v in part["results"].items()})
+        write(merged, Path(args.out))
+        return
+
+    g = load_dataset("Cora", root=args.root)[0]
+    feat, label = g.ndata["feat"], g.ndata["label"]
+    feat = feat / feat.sum(1, keepdim=True).clamp(min=1)  # row-normalised bag of words, as usual for Cora
+    masks = (g.ndata["train_mask"], g.ndata["val_mask"], g.ndata["test_mask"])
+    num_classes = int(label.max()) + 1
+    runs = ([] if args.no_baseline else [("GCN", 2)]) + [(m, int(d)) for d in args.depths.split(",") for m in args.models.split(",")]
+    results = {}
+    print(f"{'model':>10} {'depth':>5} {'val':>6} {'test':>6} {'best ep':>7} {'seconds':>8}")
+    for name, depth in runs:
+        torch.manual_seed(args.seed)
+        model = build(name, depth, feat.shape[1], num_classes, args.hidden, args.dropout)
+        res = train(model, g, feat, label, masks, args.epochs, args.lr, args.weight_decay)
+        results[f"{name}-{depth}"] = res
+        print(f"{name:>10} {depth:>5} {res['val']:>6.3f} {res['test']:>6.3f} {res['best_epoch']:>7} {res['seconds']:>8.1f}", flush=True)
+    write({"epochs": args.epochs, "hidden": args.hidden, "lr": args.lr, "dropout": args.dropout, "weight_decay": args.weight_decay, "results": results}, Path(args.out))
+
+
+def write(payload: dict, out: Path) -> None:
+    results = payload["results"]
+    if "GCN-2" in results:
+        base = results["GCN-2"]["test"]
+        for key, res in results.items():
+            print(f"{key:>14}: test {res['test']:.3f} ({(res['test'] - base) * 100:+.1f} points vs GCN-2), best epoch {res['best_epoch']}")
+    out.parent.mkdir(parents=True, exist_ok=True)
+    tmp = out.with_suffix(".tmp")
+    tmp.write_text(json.dumps(payload, indent=1))
+    os.replace(tmp, out)
+    plot(results, out.with_name(out.stem + "_curves.png"))
+    print(f"wrote {out}")
+
+
+def plot(results: dict, path: Path) -> None:
+    import matplotlib
+
+    matplotlib.use("Agg")
+    import matplotlib.pyplot as plt
+
+    fig, axes = plt.subplots(1, 2, figsize=(12, 4.5))
+    for key, res in results.items():
+        epochs = [c["epoch"] for c in res["curve"]]
+        style = "-" if "Plain" not in key else "--"
+        axes[0].plot(epochs, [c["val"] for c in res["curve"]], style, label=key)
+        axes[1].plot(epochs, [c["loss"] for c in res["curve"]], style, label=key)
+    axes[0].set(xlabel="epoch", ylabel="validation accuracy", title="Cora: validation accuracy")
+    axes[1].set(xlabel="epoch", ylabel="training loss", title="Cora: training loss", yscale="log")
+    axes[0].legend(fontsize=8)
+    fig.tight_layout()
+    tmp = path.with_suffix(".tmp.png")
+    fig.savefig(tmp, dpi=110)
+    os.replace(tmp, path)
+
+
+if __name__ == "__main__":
+    main()
