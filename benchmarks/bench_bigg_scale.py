@@ -10,8 +10,11 @@ head layer is still evaluated, so the cost per decision is that of a trained mod
 Memory: one training step (forward + backward) on one 50k-node sparse graph, each mode in its own
 subprocess, peak RSS (ru_maxrss) minus the RSS before the step.
 
-    python benchmarks/bench_bigg_scale.py --sizes 1000 5000 10000 --memory-nodes 50000 \
-        --memory-embed 64 --out bigg_scale.json
+    python benchmarks/bench_bigg_scale.py --sizes 1000 5000 10000 --memory-nodes 0
+    python benchmarks/bench_bigg_scale.py --sizes --memory-nodes 50000 --memory-embed 8 --memory-blocks 16
+
+(the full-memory mode at embed 256 on a 50k-node graph needs tens of GB: about 930k internal
+tree nodes; the RSS increase scales linearly with embed_dim).
 """
 
 from __future__ import annotations
@@ -82,7 +85,7 @@ def sparse_graph(n: int, seed: int = 0):
     return g
 
 
-def memory_child(n: int, embed_dim: int, blocked: bool):
+def memory_child(n: int, embed_dim: int, blocked: bool, num_blocks: int | None = None):
     torch.set_num_threads(2)
     from gnnkit.generative.bigg import BiGG
 
@@ -92,21 +95,23 @@ def memory_child(n: int, embed_dim: int, blocked: bool):
     base = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss
     t0 = time.perf_counter()
     if blocked:
-        ll = model.blocked_backward(rg)
+        ll = model.blocked_backward(rg, num_blocks)
     else:
         ll_t = model.log_likelihood([rg])
         (-ll_t).backward()
         ll = float(ll_t.detach())
     peak = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss
     print(json.dumps({"n": n, "m": int(len(rg.rows)), "blocked": blocked, "embed_dim": embed_dim,
+                      "num_blocks": num_blocks,
                       "peak_rss_mb": peak / 1024, "step_peak_increase_mb": (peak - base) / 1024,
                       "seconds": time.perf_counter() - t0, "loss_per_node": -ll / n}))
 
 
-def measure_memory(n, embed_dim):
+def measure_memory(n, embed_dim, num_blocks=0, modes=(False, True)):
     out = []
-    for blocked in (False, True):
-        proc = subprocess.run([sys.executable, __file__, "--memory-child", str(n), str(embed_dim), str(int(blocked))],
+    for blocked in modes:
+        proc = subprocess.run([sys.executable, __file__, "--memory-child", str(n), str(embed_dim), str(int(blocked)),
+                               str(num_blocks)],
                               capture_output=True, text=True)
         if proc.returncode != 0:
             print(proc.stderr[-2000:])
@@ -125,13 +130,15 @@ def measure_memory(n, embed_dim):
 
 def main():
     if len(sys.argv) > 1 and sys.argv[1] == "--memory-child":
-        memory_child(int(sys.argv[2]), int(sys.argv[3]), bool(int(sys.argv[4])))
+        memory_child(int(sys.argv[2]), int(sys.argv[3]), bool(int(sys.argv[4])), int(sys.argv[5]) or None)
         return
     parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     parser.add_argument("--sizes", type=int, nargs="*", default=[1000, 5000, 10000, 50000, 100000])
     parser.add_argument("--embed", type=int, default=256)
     parser.add_argument("--memory-nodes", type=int, default=50000)
     parser.add_argument("--memory-embed", type=int, default=256)
+    parser.add_argument("--memory-blocks", type=int, default=0, help="row blocks (0: ceil(sqrt(n)))")
+    parser.add_argument("--memory-modes", default="full,blocked", help="which of full,blocked to run")
     parser.add_argument("--out", default="bigg_scale.json")
     args = parser.parse_args()
     torch.set_num_threads(2)
@@ -139,7 +146,8 @@ def main():
     if args.sizes:
         result["sampling"] = time_sampling(args.sizes, args.embed)
     if args.memory_nodes:
-        result["memory"] = measure_memory(args.memory_nodes, args.memory_embed)
+        modes = tuple(m == "blocked" for m in args.memory_modes.split(","))
+        result["memory"] = measure_memory(args.memory_nodes, args.memory_embed, args.memory_blocks, modes)
     tmp = args.out + ".tmp"
     with open(tmp, "w") as fh:
         json.dump(result, fh, indent=2)
