@@ -8,9 +8,10 @@ Caching (``caching = True``) adds, on top of each cell's shared gate aggregation
 
 * the first encoder layer's input aggregation comes from a :class:`CacheStore` keyed by
   ``("encoder.0", snapshot id)`` when ``snapshot_ids`` are given (overlapping windows reuse it);
-* otherwise, and for deeper encoder layers, the input aggregation of all ``T`` steps of the
-  window is one fused ``msg_pass`` instead of ``T`` (``fuse_time_steps``, on by default);
-* the input's share of the gates is then one ``update`` over the whole window.
+* otherwise the first layer's input aggregation of all ``T`` steps of the window is one fused
+  ``msg_pass`` instead of ``T`` (``fuse_time_steps``, on by default);
+* the first layer input's share of the gates is then one ``update`` over the whole window.
+  Deeper layers aggregate step by step (shared across gates).
 
 Turning caching off computes the same outputs the naive way.
 """
@@ -114,7 +115,9 @@ class GraphSeq2Seq(nn.Module):
         states = []
         for layer, cell in enumerate(self.encoder):
             gates = None
-            if self.caching and getattr(cell, "split", False) and (self.fuse_time_steps or (layer == 0 and snapshot_ids is not None)):
+            # Only the first layer's input is data: deeper layers' window-wide tensors are large
+            # and fresh every batch, which costs more (allocation, copies) than it saves on CPU.
+            if self.caching and getattr(cell, "split", False) and layer == 0 and (self.fuse_time_steps or snapshot_ids is not None):
                 gates = cell.input_gates(self._input_aggregations(layer, cell, ops, seq, snapshot_ids))  # [T, N, B, G*H]
             state, outputs = None, []
             for t in range(T):
