@@ -247,7 +247,7 @@ def train_forecast(
 
 
 def run_from_args(args) -> int:
-    from ..cli import UsageError
+    from ..errors import UsageError
 
     model_name = (args.model or "gcrn-lstm").lower()
     if model_name not in MODELS:
