@@ -20,7 +20,9 @@ def shared_datasets() -> Path:
 @pytest.fixture(autouse=True)
 def _seed_threads_and_global_state(request):
     torch.manual_seed(0)
-    torch.set_num_threads(2)
+    # The suite runs on 2 cores with 2 pytest-xdist workers: one thread per worker. A second
+    # OpenMP thread per worker oversubscribes the cores and makes tiny ops wait on each other.
+    torch.set_num_threads(1)
     dtype = torch.get_default_dtype()
     grad_enabled = torch.is_grad_enabled()
     yield
