@@ -12,45 +12,21 @@ Actions::
 from __future__ import annotations
 
 import argparse
-import math
 import sys
 import types
 from pathlib import Path
 
 from . import UsageError
+from ._argtypes import non_negative_int as _non_negative_int, positive_float as _positive_float, positive_int as _positive_int
 
 _MODELS = ("bigg", "graphrnn-s", "er")
 _KERNEL_CHOICES = ("both", "gaussian_tv", "gaussian_emd")
 
 
-def _positive_int(text: str) -> int:
-    try:
-        value = int(text)
-    except ValueError:
-        raise argparse.ArgumentTypeError(f"expected a positive integer, got {text!r}") from None
-    if value < 1:
-        raise argparse.ArgumentTypeError(f"expected a positive integer, got {text!r}")
-    return value
 
 
-def _non_negative_int(text: str) -> int:
-    try:
-        value = int(text)
-    except ValueError:
-        raise argparse.ArgumentTypeError(f"expected a non-negative integer, got {text!r}") from None
-    if value < 0:
-        raise argparse.ArgumentTypeError(f"expected a non-negative integer, got {text!r}")
-    return value
 
 
-def _positive_float(text: str) -> float:
-    try:
-        value = float(text)
-    except ValueError:
-        raise argparse.ArgumentTypeError(f"expected a positive number, got {text!r}") from None
-    if not math.isfinite(value) or value <= 0:
-        raise argparse.ArgumentTypeError(f"expected a positive number, got {text!r}")
-    return value
 
 
 def _labelled(text: str) -> tuple[str, str]:

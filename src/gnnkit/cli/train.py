@@ -16,6 +16,7 @@ import types
 from pathlib import Path
 
 from . import UsageError
+from ._argtypes import non_negative_int as _non_negative_int, positive_int as _positive_int
 
 DEFAULT_DATASET = {"node": "KarateClub", "link": "KarateClub", "graph": "MUTAG"}
 DEFAULT_MODEL = {"node": "gcn", "link": "gcn", "graph": "gin"}
@@ -28,24 +29,8 @@ HEADLINE = {
 }
 
 
-def _positive_int(text: str) -> int:
-    try:
-        value = int(text)
-    except ValueError:
-        raise argparse.ArgumentTypeError(f"expected a positive integer, got {text!r}") from None
-    if value < 1:
-        raise argparse.ArgumentTypeError(f"expected a positive integer, got {text!r}")
-    return value
 
 
-def _non_negative_int(text: str) -> int:
-    try:
-        value = int(text)
-    except ValueError:
-        raise argparse.ArgumentTypeError(f"expected a non-negative integer, got {text!r}") from None
-    if value < 0:
-        raise argparse.ArgumentTypeError(f"expected a non-negative integer, got {text!r}")
-    return value
 
 
 def _number(low: float, high: float, what: str, low_open: bool = False, high_open: bool = False):
