@@ -174,10 +174,9 @@ def test_topological_bfs_dfs_orders():
     edges = gk.bfs_edges_generator(t, 0, reverse=True)
     assert [sorted(f.tolist()) for f in edges] == [[3, 4], [0, 1, 2]]
     dfs = gk.dfs_edges_generator(t, 0, reverse=True)
-    order = [int(f[0]) for f in dfs]
-    assert sorted(order) == [0, 1, 2, 3, 4]
-    # depth-first: after reaching node 1 (edge 3), its children come before node 2 (edge 4)
-    assert order.index(3) < order.index(0) < order.index(4) or order.index(4) < order.index(2) < order.index(3)
+    # From the root along reversed edges, children in edge-id order: 0->1 (edge 3), then 1's
+    # subtree (edges 0, 1) before the root's next child 2 (edge 4) and its subtree (edge 2).
+    assert [f.tolist() for f in dfs] == [[3], [0], [1], [4], [2]]
     with pytest.raises(ValueError, match="cycle"):
         gk.topological_nodes_generator(gk.graph(([0, 1], [1, 0])))
 

@@ -31,16 +31,8 @@ def _out_view(g, reverse: bool):
 
 def _expand(view, frontier: torch.Tensor):
     """All (neighbour, edge id) pairs leaving ``frontier`` in ``view``'s direction."""
-    starts = view.indptr.index_select(0, frontier)
-    lengths = view.indptr.index_select(0, frontier + 1) - starts
-    total = int(lengths.sum())
-    if total == 0:
-        empty = frontier.new_empty(0)
-        return empty, empty
-    offsets = torch.repeat_interleave(starts - (torch.cumsum(lengths, 0) - lengths), lengths)
-    positions = offsets + torch.arange(total, device=frontier.device)
-    eids = positions if view.perm is None else view.perm.index_select(0, positions)
-    return view.indices.index_select(0, positions), eids
+    positions = view.row_positions(frontier)
+    return view.indices.index_select(0, positions), view.edge_ids(positions)
 
 
 def topological_nodes_generator(g, reverse: bool = False) -> list[torch.Tensor]:

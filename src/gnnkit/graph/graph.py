@@ -224,12 +224,7 @@ class Graph:
         return _edge_form(self._adj.src[eid], self._adj.dst[eid], eid, form)
 
     def _incident(self, view, nodes: torch.Tensor) -> torch.Tensor:
-        starts, ends = view.indptr[nodes], view.indptr[nodes + 1]
-        lengths = ends - starts
-        pos = torch.repeat_interleave(starts - torch.cumsum(lengths, 0) + lengths, lengths) + torch.arange(
-            int(lengths.sum()), device=self.device
-        )
-        return pos if view.perm is None else view.perm[pos]
+        return view.edge_ids(view.row_positions(nodes))
 
     def has_edges_between(self, u, v) -> torch.Tensor | bool:
         scalar = _is_scalar(u) and _is_scalar(v)

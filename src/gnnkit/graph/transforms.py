@@ -216,12 +216,10 @@ def khop_in_subgraph(g: Graph, nodes, k: int, relabel_nodes: bool = True, store_
     view = g.sparse.in_csr()
     frontier = torch.unique(seeds)
     for _ in range(k):
-        starts, ends = view.indptr[frontier], view.indptr[frontier + 1]
-        lengths = ends - starts
-        if int(lengths.sum()) == 0:
+        positions = view.row_positions(frontier)
+        if positions.numel() == 0:
             break
-        pos = torch.repeat_interleave(starts - torch.cumsum(lengths, 0) + lengths, lengths) + torch.arange(int(lengths.sum()), device=g.device)
-        nbrs = torch.unique(view.indices[pos])
+        nbrs = torch.unique(view.indices[positions])
         frontier = nbrs[~mask[nbrs]]
         mask[frontier] = True
     sg = node_subgraph(g, mask, relabel_nodes=relabel_nodes, store_ids=store_ids)
@@ -237,12 +235,9 @@ def line_graph(g: Graph, backtracking: bool = True) -> Graph:
     _check_graph(g, "line_graph")
     view = g.sparse.out_csr()
     src, dst = g.sparse.src, g.sparse.dst
-    starts = view.indptr[dst]
-    lengths = view.indptr[dst + 1] - starts
-    total = int(lengths.sum())
-    e1 = torch.repeat_interleave(torch.arange(g.num_edges(), device=g.device), lengths)
-    pos = torch.repeat_interleave(starts - torch.cumsum(lengths, 0) + lengths, lengths) + torch.arange(total, device=g.device)
-    e2 = pos if view.perm is None else view.perm[pos]
+    # e1 -> e2 for every edge e2 leaving the node where e1 ends.
+    e1 = torch.repeat_interleave(torch.arange(g.num_edges(), device=g.device), view.degrees()[dst])
+    e2 = view.edge_ids(view.row_positions(dst))
     if not backtracking:
         keep = dst[e2] != src[e1]
         e1, e2 = e1[keep], e2[keep]

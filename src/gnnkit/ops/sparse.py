@@ -44,6 +44,18 @@ class CompressedView:
     def degrees(self) -> torch.Tensor:
         return self.indptr[1:] - self.indptr[:-1]
 
+    def row_positions(self, rows: torch.Tensor) -> torch.Tensor:
+        """Positions (in this view's order) of every non-zero of ``rows``, row after row. [nnz(rows)]"""
+        starts = self.indptr.index_select(0, rows)
+        lengths = self.indptr.index_select(0, rows + 1) - starts
+        total = int(lengths.sum())
+        first_of_row = torch.cumsum(lengths, 0) - lengths
+        return torch.repeat_interleave(starts - first_of_row, lengths, output_size=total) + torch.arange(total, device=rows.device)
+
+    def edge_ids(self, positions: torch.Tensor) -> torch.Tensor:
+        """Edge ids of the non-zeros at ``positions`` of this view."""
+        return positions if self.perm is None else self.perm.index_select(0, positions)
+
 
 def _compress(rows: torch.Tensor, cols: torch.Tensor, num_rows: int, num_cols: int) -> CompressedView:
     # A stable sort keeps multi-edges in edge-id order within a row, which makes results

@@ -111,9 +111,8 @@ def _sum(adj: SparseAdj, message: str, ufeat, efeat) -> torch.Tensor:
     if math.prod(fe) == 1:
         out = _UMulESum.apply(adj, ufeat.reshape(ufeat.shape[0], -1), efeat.reshape(-1))
         return out.view(adj.num_dst, *broadcast_feature_shape(ufeat, efeat))
-    heads = _per_head_layout(fu, fe)
-    if heads is not None:
-        num_heads, lead = heads
+    num_heads = _per_head_count(fu, fe)
+    if num_heads is not None:
         x = ufeat.reshape(ufeat.shape[0], num_heads, -1)
         w = efeat.reshape(efeat.shape[0], num_heads)
         outs = [_UMulESum.apply(adj, x[:, h].contiguous(), w[:, h].contiguous()) for h in range(num_heads)]
@@ -123,13 +122,11 @@ def _sum(adj: SparseAdj, message: str, ufeat, efeat) -> torch.Tensor:
     return _CopyESum.apply(adj, msg)
 
 
-def _per_head_layout(fu: torch.Size, fe: torch.Size):
-    """Detects ``[H, ...]`` node features scaled by ``[H, 1, ...]`` edge weights (one per head)."""
-    if len(fe) == 0 or len(fu) < len(fe):
+def _per_head_count(fu: torch.Size, fe: torch.Size) -> int | None:
+    """H when ``[H, ...]`` node features are scaled by ``[H, 1, ...]`` edge weights (one per head)."""
+    if len(fe) == 0 or len(fu) != len(fe) or fe[0] != fu[0] or math.prod(fe[1:]) != 1:
         return None
-    if len(fu) != len(fe) or fe[0] != fu[0] or math.prod(fe[1:]) != 1:
-        return None
-    return fu[0], fe
+    return fu[0]
 
 
 def _copy_u_sum(adj: SparseAdj, ufeat: torch.Tensor) -> torch.Tensor:
