@@ -166,7 +166,11 @@ def test_batch_and_unbatch_roundtrip():
     assert bg.batch_num_nodes().tolist() == [3, 1, 4]
     assert bg.batch_num_edges().tolist() == [2, 3, 4]
     assert bg.node_graph_ids().tolist() == [0, 0, 0, 1, 2, 2, 2, 2]
-    assert bg.edges()[0][2:5].min() >= 3  # offsets applied
+    offsets = [0, 3, 4]
+    want_src = torch.cat([g.edges()[0] + o for g, o in zip(graphs, offsets)])
+    want_dst = torch.cat([g.edges()[1] + o for g, o in zip(graphs, offsets)])
+    assert torch.equal(bg.edges()[0], want_src) and torch.equal(bg.edges()[1], want_dst)
+    assert torch.equal(bg.ndata["h"], torch.cat([g.ndata["h"] for g in graphs]))
     for a, b in zip(graphs, gk.unbatch(bg)):
         assert torch.equal(torch.stack(a.edges()), torch.stack(b.edges()))
         assert torch.equal(a.ndata["h"], b.ndata["h"]) and torch.equal(a.edata["e"], b.edata["e"])
@@ -176,6 +180,16 @@ def test_batch_and_unbatch_roundtrip():
         gk.batch([graphs[0], gk.graph(([0], [1]))])
     with pytest.raises(ValueError, match="non-empty"):
         gk.batch([])
+
+
+def test_batch_with_edgeless_graphs_and_bad_items():
+    bg = gk.batch([gk.graph(([], []), num_nodes=2), gk.graph(([0, 1], [1, 0])), gk.graph(([], []), num_nodes=1)])
+    assert bg.edges()[0].tolist() == [2, 3] and bg.edges()[1].tolist() == [3, 2]
+    assert bg.batch_num_edges().tolist() == [0, 2, 0] and bg.num_nodes() == 5
+    with pytest.raises(TypeError, match="item 1 is a tuple"):
+        gk.batch([gk.graph(([0], [1])), ([0], [1])])
+    with pytest.raises(TypeError, match="item 0 is a block"):
+        gk.batch([gk.block(([0], [0]), 1, 1)])
 
 
 def test_batch_mutation_updates_counts():

@@ -24,37 +24,49 @@ def batch(graphs) -> Graph:
     graphs = list(graphs)
     if not graphs:
         raise ValueError("batch: expected a non-empty list of graphs")
+    adjs, node_list, edge_list = [], [], []
     for i, g in enumerate(graphs):
         if not isinstance(g, Graph):
             raise TypeError(f"batch: item {i} is a {type(g).__name__}, expected a gnnkit Graph")
-        if g.is_block:
+        if g._is_block:
             raise TypeError(f"batch: item {i} is a block; only graphs can be batched")
-    device = graphs[0].device
+        adj = g._adj
+        adjs.append(adj)
+        node_list.append(adj.num_src)
+        edge_list.append(adj.src.numel())
+    device = adjs[0].device
+    total_nodes, total_edges = sum(node_list), sum(edge_list)
+
+    # src and dst share one [2, E] buffer so that the per-edge node offset is added to both rows
+    # by a single broadcast add: at this size the cost is memory traffic, not arithmetic.
+    ends = torch.empty(2, total_edges, dtype=torch.int64, device=device)
+    try:
+        torch.cat([a.src for a in adjs], out=ends[0])
+        torch.cat([a.dst for a in adjs], out=ends[1])
+    except RuntimeError:
+        _raise_mixed_devices(graphs, device)
+        raise
+    per_graph_nodes = torch.tensor(node_list, device=device)
+    per_graph_edges = torch.tensor(edge_list, device=device)
+    node_offsets = torch.cumsum(per_graph_nodes, 0) - per_graph_nodes
+    ends += torch.repeat_interleave(node_offsets, per_graph_edges, output_size=total_edges)
+
+    bg = Graph(ends[0], ends[1], total_nodes)
+    bg._srcframe = bg._dstframe = Frame.concat([g._srcframe for g in graphs], "ndata", device)
+    bg._edata = Frame.concat([g._edata for g in graphs], "edata", device)
+    if any(g._batch_num_nodes is not None for g in graphs):
+        bg._batch_num_nodes = torch.cat([g.batch_num_nodes() for g in graphs])
+        bg._batch_num_edges = torch.cat([g.batch_num_edges() for g in graphs])
+    else:
+        bg._batch_num_nodes = per_graph_nodes
+        bg._batch_num_edges = per_graph_edges
+    return bg
+
+
+def _raise_mixed_devices(graphs, device) -> None:
     for i, g in enumerate(graphs):
         if g.device != device:
             raise ValueError(f"batch: graph {i} is on {g.device} but graph 0 is on {device}")
-
-    node_list = [g.num_nodes() for g in graphs]
-    edge_list = [g.num_edges() for g in graphs]
-    if any(g._batch_num_nodes is not None for g in graphs):
-        num_nodes = torch.cat([g.batch_num_nodes() for g in graphs])
-        num_edges = torch.cat([g.batch_num_edges() for g in graphs])
-    else:
-        num_nodes = torch.tensor(node_list, device=device)
-        num_edges = torch.tensor(edge_list, device=device)
-    total_nodes, total_edges = sum(node_list), sum(edge_list)
-    per_graph_nodes = torch.tensor(node_list, device=device)
-    node_offsets = torch.cumsum(per_graph_nodes, 0) - per_graph_nodes
-    edge_offsets = torch.repeat_interleave(node_offsets, torch.tensor(edge_list, device=device), output_size=total_edges)
-    src = torch.cat([g.sparse.src for g in graphs]).add_(edge_offsets)
-    dst = torch.cat([g.sparse.dst for g in graphs]).add_(edge_offsets)
-
-    bg = Graph(src, dst, total_nodes)
-    bg._srcframe = bg._dstframe = Frame.concat([g._srcframe for g in graphs], "ndata", device)
-    bg._edata = Frame.concat([g._edata for g in graphs], "edata", device)
-    bg._batch_num_nodes = num_nodes
-    bg._batch_num_edges = num_edges
-    return bg
 
 
 def unbatch(bg: Graph, node_split=None, edge_split=None) -> list[Graph]:

@@ -124,9 +124,9 @@ class Frame(MutableMapping):
         out = Frame(total, device, name)
         if not frames:
             return out
-        keys = list(frames[0]._columns)
+        keys = frames[0]._columns.keys()
         for i, f in enumerate(frames):
-            if set(f._columns) != set(keys):
+            if f._columns.keys() != keys:
                 raise ValueError(
                     f"batch: graph {i} has {name} features {sorted(f._columns)} but graph 0 has {sorted(keys)}; "
                     "all graphs in a batch must have the same features"
