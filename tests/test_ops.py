@@ -100,6 +100,22 @@ def test_gspmm_gradcheck(message, reduce, shapes):
     assert torch.autograd.gradcheck(f, inputs)
 
 
+@pytest.mark.parametrize("stacked", [True, False])
+def test_gspmm_per_head_weights_both_paths(stacked, monkeypatch):
+    # [E, H, 1] attention times [N, H, F] features: one block-diagonal product for all heads, or
+    # (past HEAD_STACK_LIMIT) one product per head; both against the dense reference.
+    from gnnkit.ops import spmm
+
+    if not stacked:
+        monkeypatch.setattr(spmm, "HEAD_STACK_LIMIT", 0)
+    adj = random_adj(num_src=7, num_dst=5, num_edges=16, seed=4)
+    x = torch.randn(adj.num_src, 3, 2, dtype=DT, requires_grad=True)
+    w = (torch.rand(adj.num_edges, 3, 1, dtype=DT) + 0.5).requires_grad_()
+    want = dense_reduce(adj, dense_messages(adj, "u_mul_e", x, w), "sum")
+    torch.testing.assert_close(ops.gspmm(adj, "u_mul_e", "sum", x, w), want)
+    assert torch.autograd.gradcheck(lambda a, b: ops.gspmm(adj, "u_mul_e", "sum", a, b), (x, w))
+
+
 def test_gspmm_max_arg_indices():
     adj = SparseAdj(torch.tensor([0, 1, 2, 1]), torch.tensor([0, 0, 1, 1]), 3, 3)
     x = torch.tensor([[1.0, 5.0], [3.0, 2.0], [0.0, 9.0]])

@@ -126,6 +126,23 @@ class SparseAdj:
             self._mats[key] = mat
         return mat
 
+    def head_stacked_pattern(self, num_heads: int, transpose: bool) -> tuple[torch.Tensor, torch.Tensor]:
+        """``(indptr, indices)`` of the block-diagonal pattern holding ``num_heads`` copies of
+        this one (head-major), cached: one CSR product then serves every attention head."""
+        key = ("heads", num_heads, transpose)
+        pattern = self._mats.get(key)
+        if pattern is None:
+            view = self.out_csr() if transpose else self.in_csr()
+            heads = torch.arange(num_heads, device=self.device).unsqueeze(1)
+            nnz = view.indices.numel()
+            indptr = torch.cat([
+                (view.indptr[:-1].unsqueeze(0) + heads * nnz).reshape(-1),
+                view.indptr.new_full((1,), num_heads * nnz),
+            ])
+            indices = (view.indices.unsqueeze(0) + heads * view.num_cols).reshape(-1)
+            pattern = self._mats[key] = (indptr, indices)
+        return pattern
+
     def weighted_matrix(self, edge_values: torch.Tensor, transpose: bool) -> torch.Tensor:
         """The pattern with per-edge values (given in edge-id order) as a torch CSR matrix."""
         view = self.out_csr() if transpose else self.in_csr()

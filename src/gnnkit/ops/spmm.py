@@ -13,8 +13,10 @@ How it runs (no ``[E, F]`` message tensor for the fused pairs):
 
 * copy_u with sum/mean: one CSR product ``A @ X``; the backward pass multiplies by the cached
   transposed CSR instead of transposing inside autograd.
-* u_mul_e / u_div_e with one scalar per edge (per head): a weighted CSR product per head; the
-  gradient of the weights is an edge-wise dot product computed in cache-sized chunks.
+* u_mul_e / u_div_e with one scalar per edge: a weighted CSR product. With one scalar per edge
+  and head (attention), one product with a block-diagonal pattern of H copies serves all heads
+  (features go head-major). The gradient of the weights is an edge-wise dot product computed
+  in cache-sized chunks.
 * u_add_e / u_sub_e with sum/mean: linear, so ``A @ X`` plus the summed edge features.
 * max/min: messages built chunk by chunk in destination order, reduced, and the arg source
   node and arg edge of every output element kept for the backward pass.
@@ -115,8 +117,8 @@ def _sum(adj: SparseAdj, message: str, ufeat, efeat) -> torch.Tensor:
     if num_heads is not None:
         x = ufeat.reshape(ufeat.shape[0], num_heads, -1)
         w = efeat.reshape(efeat.shape[0], num_heads)
-        outs = [_UMulESum.apply(adj, x[:, h].contiguous(), w[:, h].contiguous()) for h in range(num_heads)]
-        return torch.stack(outs, 1).view(adj.num_dst, *broadcast_feature_shape(ufeat, efeat))
+        out = _UMulESumHeads.apply(adj, x, w)
+        return out.view(adj.num_dst, *broadcast_feature_shape(ufeat, efeat))
     # Per-feature edge weights: the message must be built; do it with autograd, in one pass.
     msg = ufeat.index_select(0, adj.src) * efeat
     return _CopyESum.apply(adj, msg)
@@ -179,24 +181,72 @@ class _UMulESum(torch.autograd.Function):
         return None, grad_x, grad_w
 
 
-def edge_dot(src_index: torch.Tensor, dst_index: torch.Tensor, xs: torch.Tensor, xd: torch.Tensor) -> torch.Tensor:
-    """``out[e] = <xs[src_index[e]], xd[dst_index[e]]>`` in chunks, never holding two [E, D] gathers.
+# Above this many (edge, head) pairs the stacked pattern (int64 per pair) costs more memory than
+# looping over heads with the shared one-head pattern.
+HEAD_STACK_LIMIT = 1 << 24
 
-    Shapes: src_index, dst_index [E]; xs [Ns, D]; xd [Nd, D]; returns [E].
+
+class _UMulESumHeads(torch.autograd.Function):
+    # x: [num_src, H, F], w: [E, H] -> out: [num_dst, H, F]
+    @staticmethod
+    def forward(ctx, adj: SparseAdj, x: torch.Tensor, w: torch.Tensor):
+        ctx.adj = adj
+        ctx.save_for_backward(x, w)
+        return _per_head_spmm(adj, x, w, transpose=False)
+
+    @staticmethod
+    def backward(ctx, grad):
+        adj = ctx.adj
+        x, w = ctx.saved_tensors
+        grad = grad.contiguous()
+        grad_x = _per_head_spmm(adj, grad, w, transpose=True) if ctx.needs_input_grad[1] else None
+        grad_w = edge_dot(adj.src, adj.dst, x, grad) if ctx.needs_input_grad[2] else None
+        return None, grad_x, grad_w
+
+
+def _per_head_spmm(adj: SparseAdj, x: torch.Tensor, w: torch.Tensor, transpose: bool) -> torch.Tensor:
+    """``out[:, h] = A_h @ x[:, h]`` where ``A_h`` carries the weights ``w[:, h]`` (``A_h^T``
+    with ``transpose``). Shapes: x [cols, H, F]; w [E, H] in edge-id order; returns [rows, H, F]."""
+    view = adj.out_csr() if transpose else adj.in_csr()
+    num_heads, width = x.shape[1], x.shape[2]
+    compute = _matmul_dtype(x.dtype)
+    w = w.to(compute)
+    if num_heads * adj.num_edges > HEAD_STACK_LIMIT:
+        outs = [spmm_into(adj.weighted_matrix(w[:, h].contiguous(), transpose), x[:, h].to(compute).contiguous())
+                for h in range(num_heads)]
+        return torch.stack(outs, 1).to(x.dtype)
+    # All heads in one product with the block-diagonal pattern; features go head-major.
+    indptr, indices = adj.head_stacked_pattern(num_heads, transpose)
+    values = view.permute(w).t().reshape(-1)
+    matrix = torch.sparse_csr_tensor(
+        indptr, indices, values, size=(num_heads * view.num_rows, num_heads * view.num_cols), check_invariants=False
+    )
+    x_head_major = x.to(compute).transpose(0, 1).reshape(num_heads * view.num_cols, width)
+    out = spmm_into(matrix, x_head_major).view(num_heads, view.num_rows, width)
+    return out.transpose(0, 1).contiguous().to(x.dtype)
+
+
+def edge_dot(src_index: torch.Tensor, dst_index: torch.Tensor, xs: torch.Tensor, xd: torch.Tensor) -> torch.Tensor:
+    """``out[e, ...] = <xs[src_index[e], ..., :], xd[dst_index[e], ..., :]>`` (a dot product over
+    the last dimension) in chunks, never holding two [E, ...] gathers.
+
+    Shapes: src_index, dst_index [E]; xs [Ns, *H, D]; xd [Nd, *H, D]; returns [E, *H].
     """
-    num_edges, width = src_index.numel(), xs.shape[1]
-    out = torch.empty(num_edges, dtype=xs.dtype, device=xs.device)
+    num_edges, lead, width = src_index.numel(), xs.shape[1:-1], xs.shape[-1]
+    row = math.prod(xs.shape[1:])
+    xs, xd = xs.reshape(xs.shape[0], row), xd.reshape(xd.shape[0], row)
+    out = torch.empty(num_edges, *lead, dtype=xs.dtype, device=xs.device)
     # Chunks of a few MB: small enough to stay in cache between the gather and the product and
     # to reuse two buffers, large enough that per-op overhead stays negligible.
-    step = max(1, min(num_edges, CHUNK_ELEMENTS // max(1, width)))
-    left = xs.new_empty(step, width)
-    right = xd.new_empty(step, width)
+    step = max(1, min(num_edges, CHUNK_ELEMENTS // max(1, row)))
+    left = xs.new_empty(step, row)
+    right = xd.new_empty(step, row)
     for start in range(0, num_edges, step):
         end = min(num_edges, start + step)
         n = end - start
         a = torch.index_select(xs, 0, src_index[start:end], out=left[:n])
         b = torch.index_select(xd, 0, dst_index[start:end], out=right[:n])
-        torch.sum(a.mul_(b), 1, out=out[start:end])
+        torch.sum(a.mul_(b).view(n, *lead, width), -1, out=out[start:end])
     return out
 
 

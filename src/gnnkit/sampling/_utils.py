@@ -13,8 +13,6 @@ from ..graph.graph import as_id_tensor
 
 # A node id that can never occur: marks "not mapped yet" in the relabelling scratch buffers.
 _UNMAPPED = torch.iinfo(torch.int64).max
-# Added to candidate positions during relabelling so they never collide with real local ids.
-_CANDIDATE_OFFSET = 1 << 61
 
 _scratch_buffers: "weakref.WeakKeyDictionary[Graph, torch.Tensor]" = weakref.WeakKeyDictionary()
 
@@ -106,29 +104,85 @@ def scratch_map(g: Graph) -> torch.Tensor:
     return buf
 
 
-def relabel(scratch: torch.Tensor, first_nodes: torch.Tensor, other_nodes: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor]:
+def _buffer(store, g: Graph, dtype: torch.dtype) -> torch.Tensor:
+    n = g.num_src_nodes()
+    key = (dtype,)
+    held = store.get(g)
+    buf = None if held is None else held.get(key)
+    if buf is None or buf.numel() != n or buf.device != g.device:
+        # Uninitialised on purpose: compact_ids writes every entry it later reads.
+        buf = torch.empty(n, dtype=dtype, device=g.device)
+        store.setdefault(g, {})[key] = buf
+    return buf
+
+
+_compact_buffers: "weakref.WeakKeyDictionary[Graph, dict]" = weakref.WeakKeyDictionary()
+_packed_csr: "weakref.WeakKeyDictionary[Graph, tuple]" = weakref.WeakKeyDictionary()
+_LOW_32 = (1 << 32) - 1
+
+
+def compact_ids(g: Graph, first_nodes: torch.Tensor, other_nodes: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor]:
     """Compacts ``cat(first_nodes, other_nodes)`` into unique ids, ``first_nodes`` first.
 
-    ``first_nodes`` must be unique. Returns ``(unique_nodes [U], local ids of other_nodes)``.
-    New nodes are numbered in the order of the position that won the scatter for them (the
-    last occurrence with the serial CPU scatter), so the result is deterministic for a given
-    input. ``scratch`` is returned to all-``_UNMAPPED`` before returning."""
+    ``first_nodes`` must be unique. Returns ``(unique_nodes [U], local ids of other_nodes [M])``
+    where ``unique_nodes[:D] == first_nodes`` and the new nodes follow in the order of the
+    position that won the scatter for them (the last occurrence with one thread).
+
+    Uses a per-graph ``[num_nodes]`` id map that is never cleared: every entry read back was
+    written in the same call (``other_nodes`` first, then ``first_nodes`` over them), so stale
+    values from earlier batches are never seen and no per-batch fill or reset is needed. The
+    map is int32 whenever the ids fit, which halves its cache footprint."""
     # first_nodes: [D] unique; other_nodes: [M]
-    num_first = first_nodes.numel()
+    num_first, num_other = first_nodes.numel(), other_nodes.numel()
     device = first_nodes.device
-    scratch.index_copy_(0, first_nodes, torch.arange(num_first, device=device))
-    local = scratch.index_select(0, other_nodes)
-    is_new = local == _UNMAPPED
-    candidates = other_nodes[is_new]
-    order = torch.arange(_CANDIDATE_OFFSET, _CANDIDATE_OFFSET + candidates.numel(), device=device)
-    # One position per distinct candidate survives the scatter; it stands for that node.
-    scratch.scatter_(0, candidates, order)
-    firsts = candidates[scratch.index_select(0, candidates) == order]
-    scratch.index_copy_(0, firsts, torch.arange(num_first, num_first + firsts.numel(), device=device))
-    local[is_new] = scratch.index_select(0, candidates)
-    scratch.index_fill_(0, first_nodes, _UNMAPPED)
-    scratch.index_fill_(0, firsts, _UNMAPPED)
-    return torch.cat([first_nodes, firsts]), local
+    dtype = torch.int32 if num_first + num_other < 2**31 else torch.int64
+    scratch = _buffer(_compact_buffers, g, dtype)
+    scratch.scatter_(0, other_nodes, torch.arange(num_first, num_first + num_other, dtype=dtype, device=device))
+    scratch.scatter_(0, first_nodes, torch.arange(num_first, dtype=dtype, device=device))
+    winner = scratch.index_select(0, other_nodes).to(torch.int64)  # [M] local id or D + position
+    # The position whose write survived stands for its node; number those in position order.
+    is_representative = winner == torch.arange(num_first, num_first + num_other, device=device)
+    rank = torch.cumsum(is_representative, 0)  # [M] 1 + new-node index at representatives
+    num_new = int(rank[-1]) if num_other else 0
+    local = torch.where(winner < num_first, winner, (num_first - 1) + rank.index_select(0, (winner - num_first).clamp_(min=0)))
+    unique_nodes = torch.empty(num_first + num_new, dtype=torch.int64, device=device)
+    unique_nodes.scatter_(0, local, other_nodes)  # every write to one slot carries the same id
+    unique_nodes[:num_first] = first_nodes
+    return unique_nodes, local
+
+
+def has_repeats(g: Graph, nodes: torch.Tensor) -> bool:
+    """Whether ``nodes`` (ids of ``g``) repeat an id, without sorting (one scatter, one gather)."""
+    if nodes.numel() < 2:
+        return False
+    scratch = _buffer(_compact_buffers, g, torch.int64)
+    position = torch.arange(nodes.numel(), device=nodes.device)
+    scratch.scatter_(0, nodes, position)
+    return bool((scratch.index_select(0, nodes) != position).any())
+
+
+def gather_in_edges(g: Graph, positions: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor]:
+    """``(source id, edge id)`` of the in-CSR non-zeros at ``positions``.
+
+    Sampling is bound by the cache misses of these two random gathers. When ids fit in 32
+    bits a per-graph copy of the CSR packs both into one int64 (source low, edge id high),
+    so one gather brings both in with half the misses. The copy (8 bytes per edge) is built
+    on first use and dropped with the graph's structure."""
+    view = g.sparse.in_csr()
+    if view.perm is None:
+        return view.indices.index_select(0, positions), positions
+    held = _packed_csr.get(g)
+    if held is None or held[0] is not view:
+        packed = None
+        if g.num_src_nodes() < 2**31 and g.num_edges() < 2**31:
+            packed = view.indices | (view.perm << 32)
+        held = (view, packed)
+        _packed_csr[g] = held
+    packed = held[1]
+    if packed is None:
+        return view.indices.index_select(0, positions), view.perm.index_select(0, positions)
+    both = packed.index_select(0, positions)
+    return both & _LOW_32, both >> 32
 
 
 def induced_in_edges(g: Graph, nodes: torch.Tensor, scratch: torch.Tensor | None = None):

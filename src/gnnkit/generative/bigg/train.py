@@ -39,7 +39,8 @@ def train_bigg(model, graphs, *, epochs: int | None = None, time_budget_s: float
     """Fits ``model`` to ``graphs``; returns the history (one dict per step).
 
     Each history entry: ``epoch``, ``step``, ``loss`` (negative log-likelihood per node),
-    ``nodes``, ``elapsed_s``. Training stops after ``epochs`` epochs or ``time_budget_s`` seconds
+    ``nodes``, ``elapsed_s`` (wall clock) and ``cpu_s`` (process CPU time, all threads; both
+    cumulative over resumed runs). Training stops after ``epochs`` epochs or ``time_budget_s`` seconds
     (whichever first; at least one must be given). ``log``: a callable receiving each entry, or a
     path of a JSON-lines file appended to. ``sqrt_blocking``: each graph is processed alone with
     :meth:`BiGG.blocked_backward` (sublinear memory for huge graphs; ``num_blocks`` row blocks).
@@ -64,7 +65,7 @@ def train_bigg(model, graphs, *, epochs: int | None = None, time_budget_s: float
         model.fit_node_counts(prepared)
     opt = optimizer or torch.optim.Adam(model.parameters(), lr=lr)
     history: list[dict] = []
-    start_epoch, start_batch, elapsed_before = 0, 0, 0.0
+    start_epoch, start_batch, elapsed_before, cpu_before = 0, 0, 0.0, 0.0
     if resume and os.path.exists(checkpoint):
         state = torch.load(checkpoint, map_location=model.leaf_state.device, weights_only=False)
         model.load_state_dict(state["model"])
@@ -72,11 +73,13 @@ def train_bigg(model, graphs, *, epochs: int | None = None, time_budget_s: float
         history = list(state["history"])
         start_epoch, start_batch = state["epoch"], state["batch"]
         elapsed_before = state["elapsed_s"]
+        cpu_before = state.get("cpu_s", 0.0)
 
     def write_checkpoint(epoch, batch, elapsed):
         if checkpoint is not None:
             _save_atomic({"model": model.state_dict(), "optimizer": opt.state_dict(), "history": history,
                           "epoch": epoch, "batch": batch, "elapsed_s": elapsed,
+                          "cpu_s": cpu_before + time.process_time() - cpu_began,
                           "config": {"embed_dim": model.embed_dim, "max_nodes": model.max_nodes,
                                      "head_hidden": model.head_hidden, "node_order": model.node_order}},
                          checkpoint)
@@ -96,6 +99,7 @@ def train_bigg(model, graphs, *, epochs: int | None = None, time_budget_s: float
 
         bar = tqdm(desc="BiGG training", unit="step")
     began = time.perf_counter()
+    cpu_began = time.process_time()
     last_ckpt = began
     num_batches = (len(prepared) + batch_size - 1) // batch_size
     epoch = start_epoch
@@ -118,7 +122,7 @@ def train_bigg(model, graphs, *, epochs: int | None = None, time_budget_s: float
             opt.step()
             elapsed = elapsed_before + time.perf_counter() - began
             entry = {"epoch": epoch, "step": len(history), "loss": -ll / nodes, "nodes": nodes,
-                     "elapsed_s": elapsed}
+                     "elapsed_s": elapsed, "cpu_s": cpu_before + time.process_time() - cpu_began}
             history.append(entry)
             emit(entry)
             if bar is not None:
