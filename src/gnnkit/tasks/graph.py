@@ -197,6 +197,7 @@ def train_graph_classification(
     selected = [int(np.argmin([h["val_loss"] for h in fold_history])) for fold_history in history]
     test_accs = [fold_history[i]["test_acc"] for fold_history, i in zip(history, selected)]
     val_accs = [fold_history[i]["val_acc"] for fold_history, i in zip(history, selected)]
+    val_losses = [fold_history[i]["val_loss"] for fold_history, i in zip(history, selected)]
     metrics = {
         "task": "graph",
         "dataset": dataset_name(dataset),
@@ -204,6 +205,7 @@ def train_graph_classification(
         "test_acc": statistics.fmean(test_accs),
         "test_acc_std": statistics.pstdev(test_accs),
         "val_acc": statistics.fmean(val_accs),
+        "val_loss": statistics.fmean(val_losses),
         "best_epoch": round(statistics.fmean(selected)) + 1,
         "best_epoch_per_fold": [i + 1 for i in selected],
         "test_acc_per_fold": test_accs,
