@@ -67,7 +67,7 @@ def run_config(key: str, root: str, seeds: int, grid: bool = False) -> dict:
                   "protocol": "10-fold CV, selection by validation-fold loss, gnnkit's default hyperparameters"}
     else:
         # The GIN paper tunes hidden size and batch size per dataset; here the grid point is chosen
-        # by the mean validation-fold loss, never by test accuracy.
+        # on the validation folds, never by test accuracy.
         candidates = []
         for hidden in GIN_GRID["hidden"]:
             for batch_size in GIN_GRID["batch_size"]:
@@ -76,13 +76,17 @@ def run_config(key: str, root: str, seeds: int, grid: bool = False) -> dict:
                 candidates.append(metrics)
                 print(f"  {key} hidden {hidden} batch {batch_size}: val_loss {metrics['val_loss']:.4f} "
                       f"val_acc {100 * metrics['val_acc']:.2f}%", file=sys.stderr, flush=True)
-        metrics = min(candidates, key=lambda m: m["val_loss"])
+        # Errica et al. (ICLR 2020, "A fair comparison of GNNs for graph classification") select
+        # hyperparameters by mean validation accuracy; selection by validation loss is recorded too.
+        by_loss = min(candidates, key=lambda m: m["val_loss"])
+        metrics = max(candidates, key=lambda m: m["val_acc"])
         result = {"mean": metrics["test_acc"], "std": metrics["test_acc_std"], "per_fold": metrics["test_acc_per_fold"],
                   "val_acc_mean": metrics["val_acc"], "best_epochs": metrics["best_epoch_per_fold"],
                   "hidden": metrics["hidden"], "batch_size": metrics["batch_size"],
                   "grid": [{k: m[k] for k in ("hidden", "batch_size", "val_loss", "val_acc", "test_acc")} for m in candidates],
-                  "protocol": "10-fold CV, selection by validation-fold loss; hidden/batch chosen from the GIN paper's "
-                              "grid by mean validation loss"}
+                  "selected_by_val_loss": {k: by_loss[k] for k in ("hidden", "batch_size", "val_loss", "val_acc", "test_acc")},
+                  "protocol": "10-fold CV, epoch selected by validation-fold loss; hidden/batch chosen from the GIN "
+                              "paper's grid by mean validation accuracy (Errica et al.)"}
     result.update(key=key, task=task, dataset=name, model=model, bar=bar, passed=result["mean"] >= bar,
                   seconds=time.perf_counter() - began, torch=torch.__version__, threads=torch.get_num_threads())
     return result
@@ -96,7 +100,7 @@ def main(argv=None) -> int:
     parser.add_argument("--json", default=str(ROOT / "benchmarks" / "results" / "bench_accuracy.json"))
     parser.add_argument("--threads", type=int, default=1, help="torch threads (default 1: these graphs are small)")
     parser.add_argument("--grid", action="store_true",
-                        help="graph classification: choose hidden/batch from the GIN paper's grid by validation loss")
+                        help="graph classification: choose hidden/batch from the GIN paper's grid on the validation folds")
     args = parser.parse_args(argv)
     torch.set_num_threads(args.threads)
     keys = args.only.split(",") if args.only else list(CONFIGS)
