@@ -269,6 +269,51 @@ def test_reversible_gradients_equal_ordinary_autograd_with_dropout(model_cls, gr
     assert not torch.allclose(model(g, x), out_rev)
 
 
+class _PassThroughBlock(torch.nn.Module):
+    """f(x) = x + GCN(tanh(x)): the gradient of the identity part reaches x unchanged."""
+
+    def __init__(self, channels):
+        super().__init__()
+        self.conv = GCNLayer(channels, channels)
+
+    def forward(self, g, x):
+        return x + self.conv(g, torch.tanh(x))
+
+
+@pytest.mark.parametrize("groups", [2, 4])
+def test_reversible_gradients_with_blocks_passing_gradients_through(groups):
+    g, _, _ = _graph(num_nodes=25, num_edges=90)
+    width = 3
+    layers = torch.nn.ModuleList(
+        [GroupRevRes([_PassThroughBlock(width) for _ in range(groups)]) for _ in range(3)]
+        + [GroupRevRes([torch.nn.Identity() for _ in range(groups)])]
+    ).double()
+
+    class _Identity(torch.nn.Identity):
+        def forward(self, g, x):  # the pure pass-through: autograd hands the gradient back as is
+            return x.clone()
+
+    for layer in layers[-1:]:
+        layer.blocks = torch.nn.ModuleList([_Identity() for _ in range(groups)])
+    x = torch.randn(25, width * groups, dtype=torch.float64)
+
+    def run(reversible):
+        for layer in layers:
+            layer.reversible = reversible
+            layer.zero_grad()
+        inp = x.clone().requires_grad_(True)
+        h = inp * 1.0
+        for layer in layers:
+            h = layer(g, h)
+        (h.pow(2).sum()).backward()
+        return inp.grad.clone(), torch.cat([p.grad.flatten() for p in layers.parameters()])
+
+    grad_in_plain, grads_plain = run(False)
+    grad_in_rev, grads_rev = run(True)
+    torch.testing.assert_close(grad_in_rev, grad_in_plain, rtol=1e-10, atol=1e-12)
+    torch.testing.assert_close(grads_rev, grads_plain, rtol=1e-10, atol=1e-12)
+
+
 def test_batchnorm_running_stats_updated_once_per_step():
     g, _, _ = _graph(num_nodes=30, num_edges=120)
     x = torch.randn(30, 6, dtype=torch.float64)

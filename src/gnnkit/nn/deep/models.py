@@ -52,7 +52,9 @@ class GCNLayer(nn.Module):
         norm_src = (adj.out_degrees() + 1).to(h.dtype).rsqrt().view(-1, 1)
         norm_dst = (adj.in_degrees() + 1).to(h.dtype).rsqrt().view(-1, 1)
         h = h * norm_src
-        out = (ops.gspmm(adj, "copy_u", "sum", ufeat=h) + h[: adj.num_dst]) * norm_dst
+        # No slice when the graph is square: slicing's backward would allocate another [N, out].
+        h_dst = h if adj.num_dst == adj.num_src else h[: adj.num_dst]
+        out = (ops.gspmm(adj, "copy_u", "sum", ufeat=h) + h_dst) * norm_dst
         return out + self.bias if self.bias is not None else out
 
 

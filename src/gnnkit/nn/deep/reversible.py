@@ -139,6 +139,22 @@ def _restore_buffers(snapshot) -> None:
             buf.copy_(saved)
 
 
+def _owns_storage(t: torch.Tensor, *others) -> bool:
+    """Whether ``t`` is a plain tensor whose memory no tensor in ``others`` (or lists of them) shares.
+
+    autograd.grad may hand back an incoming gradient itself when a block passes it straight
+    through; such a result must not be updated in place.
+    """
+    if t._base is not None or not t.is_contiguous():
+        return False
+    ptr = t.untyped_storage().data_ptr()
+    for other in others:
+        for o in other if isinstance(other, (list, tuple)) else (other,):
+            if o is not None and o.untyped_storage().data_ptr() == ptr:
+                return False
+    return True
+
+
 class _GroupRevFunction(torch.autograd.Function):
     @staticmethod
     def forward(ctx, module, g, args, seeds, free_input, in_state, out_state, x, *params):
@@ -177,8 +193,16 @@ class _GroupRevFunction(torch.autograd.Function):
         position = {id(p): k for k, p in enumerate(ctx.params)}
         param_grads: list[torch.Tensor | None] = [None] * len(ctx.params)
         carry = None  # gradient reaching y_{i} through f_{i+1}
+        release_output = ctx.out_state["freed"]  # the next reversible layer rebuilt y for us alone
+        y_parked = False
         for i in reversed(range(groups)):
-            grad_out = grad_ys[i] if carry is None else grad_ys[i] + carry
+            if carry is None:
+                grad_out = grad_ys[i]
+            elif _owns_storage(carry, grad_y, grad_xs):
+                grad_out = carry.add_(grad_ys[i])  # reuse the carry's buffer: one [N, D/C] fewer at the peak
+            else:
+                grad_out = grad_ys[i] + carry
+            carry = None
             # x_2..x_C are rebuilt by now (or were never freed), so y_0 is available for i = 0.
             block_input = ys[i - 1].contiguous() if i > 0 else sum(xs[1:])
             block = module.blocks[i]
@@ -189,11 +213,21 @@ class _GroupRevFunction(torch.autograd.Function):
                 f = module._run_block(i, g, h, args, seeds[i])
             if ctx.free_input:
                 with torch.no_grad():
-                    xs[i].copy_(ys[i]).sub_(f.detach())
-            if i == 0 and ctx.out_state["freed"]:
-                # y is fully used up; the next reversible layer rebuilt it for us alone.
+                    if y_parked:  # i == 0: x_0's slot already holds y_0 (parked below)
+                        xs[0].sub_(f.detach())
+                    else:
+                        xs[i].copy_(ys[i]).sub_(f.detach())
+                if i == 1 and release_output:
+                    # y_0 is the last part of y still needed (for x_0 = y_0 - f_0): park it in
+                    # x_0's slot and free y now, so group 0 is recomputed without the [N, D] output.
+                    with torch.no_grad():
+                        xs[0].copy_(ys[0])
+                    y_parked = True
+            if release_output and (y_parked or i == 0):
+                # y is used up; the next reversible layer rebuilt it for us alone.
                 del ys
                 y.untyped_storage().resize_(0)
+                release_output = False
             grads = torch.autograd.grad(f, [h, *block_params], grad_out, allow_unused=True)
             # After the gradient: batch norm saves its running buffers for its backward pass.
             _restore_buffers(snapshot)
