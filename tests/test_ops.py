@@ -116,6 +116,20 @@ def test_gspmm_per_head_weights_both_paths(stacked, monkeypatch):
     assert torch.autograd.gradcheck(lambda a, b: ops.gspmm(adj, "u_mul_e", "sum", a, b), (x, w))
 
 
+def test_gspmm_max_splits_gradient_among_ties():
+    # Destination 0 receives the same maximum from nodes 0 and 1; destination 1 receives node 2's
+    # message twice over a multi-edge: each tie gets an equal share of the output's gradient.
+    adj = SparseAdj(torch.tensor([0, 1, 2, 2, 3]), torch.tensor([0, 0, 1, 1, 1]), 4, 2)
+    x = torch.tensor([[1.0], [1.0], [5.0], [-2.0]], requires_grad=True)
+    out = ops.gspmm(adj, "copy_u", "max", x)
+    out.backward(torch.tensor([[2.0], [3.0]]))
+    assert out.detach().view(-1).tolist() == [1.0, 5.0]
+    assert x.grad.view(-1).tolist() == [1.0, 1.0, 3.0, 0.0]
+    w = torch.tensor([2.0, 1.0, 1.0, 1.0, 1.0], requires_grad=True)
+    ops.gspmm(adj, "u_mul_e", "min", x, w).sum().backward()
+    assert w.grad.tolist() == [0.0, 1.0, 0.0, 0.0, -2.0]  # the minima 1 * 1 and -2 * 1
+
+
 def test_gspmm_max_arg_indices():
     adj = SparseAdj(torch.tensor([0, 1, 2, 1]), torch.tensor([0, 0, 1, 1]), 3, 3)
     x = torch.tensor([[1.0, 5.0], [3.0, 2.0], [0.0, 9.0]])

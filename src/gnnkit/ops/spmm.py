@@ -18,8 +18,9 @@ How it runs (no ``[E, F]`` message tensor for the fused pairs):
   (features go head-major). The gradient of the weights is an edge-wise dot product computed
   in cache-sized chunks.
 * u_add_e / u_sub_e with sum/mean: linear, so ``A @ X`` plus the summed edge features.
-* max/min: messages built chunk by chunk in destination order, reduced, and the arg source
-  node and arg edge of every output element kept for the backward pass.
+* max/min: messages built chunk by chunk in destination order and reduced; the backward pass
+  rebuilds them chunk by chunk and splits each output's gradient evenly among the messages that
+  equal it (ties). ``gspmm_with_arg`` also returns the arg source node and arg edge.
 
 Destinations with no incoming edge get 0 for every reducer.
 """
@@ -77,8 +78,7 @@ def gspmm(
             inv_deg = adj.in_degrees().clamp(min=1).to(out.dtype).reciprocal()
             out = out * inv_deg.view(-1, *([1] * (out.dim() - 1)))
         return out
-    out, _, _ = _ArgReduce.apply(adj, message, reduce, ufeat if uses_u else None, efeat if uses_e else None)
-    return out
+    return _MaxMin.apply(adj, message, reduce, ufeat if uses_u else None, efeat if uses_e else None)
 
 
 def _check_rows(name: str, tensor, expected: int, what: str) -> None:
@@ -264,7 +264,91 @@ class _CopyESum(torch.autograd.Function):
 
 
 # ----------------------------------------------------------------------------------------------
-# max / min, with the arg source node and arg edge of every output element
+# max / min. gspmm keeps no arg indices: the backward pass finds the maximising messages again
+# chunk by chunk (message == output) and splits the gradient evenly among ties, which costs less
+# than tracking first-arg positions in the forward pass and saves two [num_dst, D] int64 tensors.
+# gspmm_with_arg computes the arg source node and arg edge explicitly, for callers that want them.
+
+
+def _max_min_values(adj: SparseAdj, message: str, reduce: str, ufeat, efeat, feat_shape) -> torch.Tensor:
+    """[num_dst, D] max/min of the messages into each destination (0 where there are none)."""
+    view = adj.in_csr()
+    width = max(1, math.prod(feat_shape))
+    ref = ufeat if ufeat is not None else efeat
+    # Zeros where no message arrives: with include_self=False the reduction ignores the initial
+    # value of every row that receives at least one message.
+    out = torch.zeros(adj.num_dst, width, dtype=ref.dtype, device=ref.device)
+    torch_reduce = "amax" if reduce == "max" else "amin"
+    for row_start, row_end, nz_start, nz_end in chunk_bounds(view.indptr, width):
+        if nz_end == nz_start:
+            continue
+        msg = _chunk_messages(view, message, ufeat, efeat, feat_shape, nz_start, nz_end)
+        local_rows = (view.rows[nz_start:nz_end] - row_start).view(-1, 1).expand(-1, width)
+        out[row_start:row_end].scatter_reduce_(0, local_rows, msg, torch_reduce, include_self=False)
+    return out
+
+
+def _chunk_messages(view, message, ufeat, efeat, feat_shape, nz_start: int, nz_end: int) -> torch.Tensor:
+    """[nz_end - nz_start, D] messages of the non-zeros ``nz_start:nz_end`` of ``view``."""
+    eids = _chunk_eids(view, nz_start, nz_end) if efeat is not None else None
+    msg = _build_messages(message, ufeat, efeat, view.indices[nz_start:nz_end], eids, feat_shape)
+    return msg.reshape(nz_end - nz_start, -1)
+
+
+class _MaxMin(torch.autograd.Function):
+    # ufeat: [num_src, *Fu] or None; efeat: [E, *Fe] or None -> out: [num_dst, D]
+    @staticmethod
+    def forward(ctx, adj: SparseAdj, message: str, reduce: str, ufeat, efeat):
+        feat_shape = broadcast_feature_shape(ufeat, efeat)
+        out = _max_min_values(adj, message, reduce, ufeat, efeat, feat_shape)
+        ctx.adj, ctx.message, ctx.feat_shape = adj, message, feat_shape
+        ctx.save_for_backward(ufeat, efeat, out)
+        return out.view(adj.num_dst, *feat_shape)
+
+    @staticmethod
+    def backward(ctx, grad):
+        ufeat, efeat, out = ctx.saved_tensors
+        adj, message, feat_shape = ctx.adj, ctx.message, ctx.feat_shape
+        view = adj.in_csr()
+        width = out.shape[1]
+        grad = grad.reshape(-1, width)
+        want_u = ufeat is not None and ctx.needs_input_grad[3]
+        want_e = efeat is not None and ctx.needs_input_grad[4]
+        grad_u = torch.zeros(ufeat.shape[0], width, dtype=grad.dtype, device=grad.device) if want_u else None
+        grad_e = torch.zeros(adj.num_edges, width, dtype=grad.dtype, device=grad.device) if want_e else None
+        for row_start, row_end, nz_start, nz_end in chunk_bounds(view.indptr, width):
+            if nz_end == nz_start:
+                continue
+            local_rows = view.rows[nz_start:nz_end] - row_start
+            msg = _chunk_messages(view, message, ufeat, efeat, feat_shape, nz_start, nz_end)
+            hit = (msg == out[row_start:row_end].index_select(0, local_rows)).to(grad.dtype)
+            ties = torch.zeros(row_end - row_start, width, dtype=grad.dtype, device=grad.device)
+            ties.index_add_(0, local_rows, hit)
+            share = grad[row_start:row_end] / ties.clamp_(min=1)
+            grad_msg = hit.mul_(share.index_select(0, local_rows))
+            src = view.indices[nz_start:nz_end]
+            eids = _chunk_eids(view, nz_start, nz_end)
+            if message == "u_mul_e":
+                if want_u:
+                    grad_u.index_add_(0, src, grad_msg * _gather_rows_broadcast(efeat, eids, feat_shape))
+                if want_e:
+                    grad_e.index_add_(0, eids, grad_msg * _gather_rows_broadcast(ufeat, src, feat_shape))
+                continue
+            if want_u:
+                grad_u.index_add_(0, src, grad_msg)
+            if want_e:
+                grad_e.index_add_(0, eids, grad_msg)
+        if want_u:
+            grad_u = reduce_to_shape(grad_u.view(ufeat.shape[0], *feat_shape), ufeat.shape)
+        if want_e:
+            grad_e = reduce_to_shape(grad_e.view(efeat.shape[0], *feat_shape), efeat.shape)
+        return None, None, None, grad_u, grad_e
+
+
+def _gather_rows_broadcast(feat: torch.Tensor, index: torch.Tensor, feat_shape) -> torch.Tensor:
+    """Rows ``index`` of ``feat`` broadcast to [len(index), D]."""
+    rows = feat.index_select(0, index)
+    return rows.expand(-1, *feat_shape).reshape(index.numel(), -1)
 
 
 class _ArgReduce(torch.autograd.Function):
@@ -272,34 +356,27 @@ class _ArgReduce(torch.autograd.Function):
     def forward(ctx, adj: SparseAdj, message: str, reduce: str, ufeat, efeat):
         view = adj.in_csr()
         feat_shape = broadcast_feature_shape(ufeat, efeat)
-        width = max(1, math.prod(feat_shape))
-        ref = ufeat if ufeat is not None else efeat
-        out = torch.zeros(adj.num_dst, width, dtype=ref.dtype, device=ref.device)
-        arg_pos = torch.full((adj.num_dst, width), -1, dtype=torch.int64, device=ref.device)
-        torch_reduce = "amax" if reduce == "max" else "amin"
+        out = _max_min_values(adj, message, reduce, ufeat, efeat, feat_shape)
+        width = out.shape[1]
+        arg_pos = torch.full((adj.num_dst, width), -1, dtype=torch.int64, device=out.device)
+        never = torch.iinfo(torch.int64).max
         for row_start, row_end, nz_start, nz_end in chunk_bounds(view.indptr, width):
             if nz_end == nz_start:
                 continue
-            src = view.indices[nz_start:nz_end]
-            eids = _chunk_eids(view, nz_start, nz_end)
-            msg = _build_messages(message, ufeat, efeat, src, eids, feat_shape).reshape(-1, width)
-            local_rows = (view.rows[nz_start:nz_end] - row_start).view(-1, 1).expand(-1, width)
-            num_rows = row_end - row_start
-            best = torch.empty(num_rows, width, dtype=msg.dtype, device=msg.device)
-            best.scatter_reduce_(0, local_rows, msg, torch_reduce, include_self=False)
-            hit = msg == best.gather(0, local_rows)
+            local_rows = view.rows[nz_start:nz_end] - row_start
+            msg = _chunk_messages(view, message, ufeat, efeat, feat_shape, nz_start, nz_end)
+            hit = msg == out[row_start:row_end].index_select(0, local_rows)
             positions = torch.arange(nz_start, nz_end, device=msg.device).view(-1, 1).expand(-1, width)
-            candidates = torch.where(hit, positions, torch.iinfo(torch.int64).max)
-            first = torch.full((num_rows, width), torch.iinfo(torch.int64).max, dtype=torch.int64, device=msg.device)
-            first.scatter_reduce_(0, local_rows, candidates, "amin", include_self=True)
-            has_edges = view.indptr[row_start + 1 : row_end + 1] > view.indptr[row_start:row_end]
-            out[row_start:row_end] = torch.where(has_edges.view(-1, 1), best, torch.zeros((), dtype=best.dtype))
-            arg_pos[row_start:row_end] = torch.where(has_edges.view(-1, 1), first, -1)
+            candidates = torch.where(hit, positions, never)
+            first = torch.full((row_end - row_start, width), never, dtype=torch.int64, device=msg.device)
+            first.scatter_reduce_(0, local_rows.view(-1, 1).expand(-1, width), candidates, "amin", include_self=True)
+            arg_pos[row_start:row_end] = torch.where(first == never, -1, first)
         if view.indices.numel():
             valid = arg_pos >= 0
             safe_pos = arg_pos.clamp(min=0)
-            arg_src = torch.where(valid, view.indices[safe_pos], -1)
-            arg_eid = torch.where(valid, _chunk_eids(view, 0, view.indices.numel())[safe_pos], -1)
+            flat_pos = safe_pos.view(-1)
+            arg_src = torch.where(valid, view.indices.index_select(0, flat_pos).view_as(safe_pos), -1)
+            arg_eid = torch.where(valid, view.edge_ids(flat_pos).view_as(safe_pos), -1)
         else:
             arg_src, arg_eid = arg_pos, arg_pos.clone()
         ctx.adj, ctx.message, ctx.feat_shape = adj, message, feat_shape
