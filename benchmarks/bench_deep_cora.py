@@ -1,9 +1,10 @@
 """Depth on Cora: ResGCN and DeeperGCN (res+) at 28 and 56 layers against a 2-layer GCN, and the
 PlainGCN of the same depth (no skip connections), which stops learning.
 
-Public Planetoid split (140 train / 500 val / 1000 test). Every model trains with Adam for
-``--epochs`` epochs; the reported test accuracy is the one at the epoch of best validation
-accuracy. Learning curves (validation accuracy per epoch) go to
+Public Planetoid split (140 train / 500 val / 1000 test). Every model trains with Adam for up to
+``--epochs`` epochs, stopping early after ``--patience`` epochs without a better validation
+accuracy; the reported test accuracy is the one at the epoch of best validation accuracy, averaged
+over ``--seeds`` (hyperparameters are chosen on the mean validation accuracy, never on test). Learning curves (validation accuracy per epoch) go to
 ``benchmarks/results/deep_cora_curves.png``, numbers to ``benchmarks/results/deep_cora.json``.
 
     python benchmarks/bench_deep_cora.py --root /work/shared/datasets --epochs 200
@@ -25,7 +26,7 @@ import torch.nn.functional as F  # noqa: E402
 
 import gnnkit as gk  # noqa: E402
 from gnnkit.data import load_dataset  # noqa: E402
-from gnnkit.nn.deep import DeeperGCN, PlainGCN, ResGCN  # noqa: E402
+from gnnkit.nn.deep import DeepGCN, DeeperGCN, PlainGCN, ResGCN  # noqa: E402
 from gnnkit.nn.deep.models import GCNLayer  # noqa: E402
 from gnnkit.nn.dropout import functional_dropout  # noqa: E402
 
@@ -45,24 +46,27 @@ class GCN2(torch.nn.Module):
         return self.conv2(g, x)
 
 
-def build(name: str, depth: int, in_feats: int, num_classes: int, hidden: int, args_dropout: float = 0.2):
+def build(name: str, depth: int, in_feats: int, num_classes: int, args) -> torch.nn.Module:
     if name == "GCN":
-        return GCN2(in_feats, hidden, num_classes)
-    common = dict(dropout=args_dropout, input_dropout=0.5)
+        return GCN2(in_feats, args.gcn_hidden, num_classes)
+    common = dict(dropout=args.dropout, input_dropout=args.input_dropout, norm=args.norm)
     if name == "ResGCN":
-        return ResGCN(in_feats, hidden, num_classes, depth, **common)
+        return ResGCN(in_feats, args.hidden, num_classes, depth, **common)
+    if name == "ResPlusGCN":  # res+ (pre-activation) blocks around the GCN convolution
+        return DeepGCN(in_feats, args.hidden, num_classes, depth, block="res+", conv="gcn", **common)
     if name == "PlainGCN":
-        return PlainGCN(in_feats, hidden, num_classes, depth, **common)
+        return PlainGCN(in_feats, args.hidden, num_classes, depth, **common)
     if name == "DeeperGCN":
-        return DeeperGCN(in_feats, hidden, num_classes, depth, conv_kwargs={"num_layers": 1}, **common)
+        conv_kwargs = {"num_layers": args.gen_mlp_layers, "msg_norm": args.msg_norm, "learn_msg_scale": args.msg_norm}
+        return DeeperGCN(in_feats, args.hidden, num_classes, depth, aggr=args.aggr, conv_kwargs=conv_kwargs, **common)
     raise ValueError(name)
 
 
-def train(model, g, feat, label, masks, epochs: int, lr: float, weight_decay: float):
+def train(model, g, feat, label, masks, epochs: int, lr: float, weight_decay: float, patience: int = 0):
     opt = torch.optim.Adam(model.parameters(), lr=lr, weight_decay=weight_decay)
     train_mask, val_mask, test_mask = masks
     curve, best = [], (-1.0, 0.0, 0)
-    start = time.perf_counter()
+    start, cpu_start = time.perf_counter(), time.process_time()
     for epoch in range(epochs):
         model.train()
         opt.zero_grad()
@@ -76,29 +80,39 @@ def train(model, g, feat, label, masks, epochs: int, lr: float, weight_decay: fl
         curve.append({"epoch": epoch + 1, "loss": loss.item(), "train": accs[0], "val": accs[1], "test": accs[2]})
         if accs[1] > best[0]:
             best = (accs[1], accs[2], epoch + 1)
-    return {"val": best[0], "test": best[1], "best_epoch": best[2], "seconds": time.perf_counter() - start, "curve": curve}
+        if patience and epoch + 1 - best[2] >= patience:
+            break  # early stopping on validation accuracy
+    return {"val": best[0], "test": best[1], "best_epoch": best[2], "epochs_run": len(curve), "seconds": time.perf_counter() - start, "cpu_seconds": time.process_time() - cpu_start, "curve": curve}
 
 
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     parser.add_argument("--root", default=os.environ.get("GNNKIT_DATA", "/work/shared/datasets"))
-    parser.add_argument("--epochs", type=int, default=200)
+    parser.add_argument("--epochs", type=int, default=400)
+    parser.add_argument("--patience", type=int, default=100, help="stop after this many epochs without a better validation accuracy (0: never)")
     parser.add_argument("--depths", default="28,56")
     parser.add_argument("--models", default="ResGCN,DeeperGCN,PlainGCN")
     parser.add_argument("--hidden", type=int, default=64)
+    parser.add_argument("--gcn-hidden", type=int, default=64, help="hidden width of the 2-layer GCN baseline")
     parser.add_argument("--lr", type=float, default=0.01)
     parser.add_argument("--dropout", type=float, default=0.2, help="dropout inside the deep models' blocks")
+    parser.add_argument("--input-dropout", type=float, default=0.5)
+    parser.add_argument("--norm", default="batch", choices=["batch", "layer", "none"])
+    parser.add_argument("--aggr", default="softmax", help="DeeperGCN aggregation (softmax, powermean, mean, ...)")
+    parser.add_argument("--gen-mlp-layers", type=int, default=1)
+    parser.add_argument("--msg-norm", action="store_true")
     parser.add_argument("--weight-decay", type=float, default=5e-4)
-    parser.add_argument("--seed", type=int, default=0)
+    parser.add_argument("--seeds", default="0,1,2")
     parser.add_argument("--no-baseline", action="store_true", help="skip the 2-layer GCN (e.g. when runs are split)")
+    parser.add_argument("--no-plot", action="store_true")
     parser.add_argument("--merge", nargs="+", help="only merge these result files into --out and plot them")
     parser.add_argument("--out", default=str(RESULTS / "deep_cora.json"))
     args = parser.parse_args()
     torch.set_num_threads(2)
     if args.merge:
         parts = [json.loads(Path(p).read_text()) for p in args.merge]
-        merged = dict(parts[0], results={k: v for part in parts for k, v in part["results"].items()})
-        write(merged, Path(args.out))
+        merged = {"parts": [{k: v for k, v in part.items() if k != "results"} for part in parts], "results": {k: v for part in parts for k, v in part["results"].items()}}
+        write(merged, Path(args.out), plot_curves=True)
         return
 
     g = load_dataset("Cora", root=args.root)[0]
@@ -106,29 +120,46 @@ def main() -> None:
     feat = feat / feat.sum(1, keepdim=True).clamp(min=1)  # row-normalised bag of words, as usual for Cora
     masks = (g.ndata["train_mask"], g.ndata["val_mask"], g.ndata["test_mask"])
     num_classes = int(label.max()) + 1
+    seeds = [int(v) for v in args.seeds.split(",")]
     runs = ([] if args.no_baseline else [("GCN", 2)]) + [(m, int(d)) for d in args.depths.split(",") for m in args.models.split(",")]
     results = {}
-    print(f"{'model':>10} {'depth':>5} {'val':>6} {'test':>6} {'best ep':>7} {'seconds':>8}")
+    print(f"load average at start {os.getloadavg()}", flush=True)
+    print(f"{'model':>10} {'depth':>5} {'seed':>4} {'val':>6} {'test':>6} {'best ep':>7} {'epochs':>6} {'cpu s':>7}")
     for name, depth in runs:
-        torch.manual_seed(args.seed)
-        model = build(name, depth, feat.shape[1], num_classes, args.hidden, args.dropout)
-        res = train(model, g, feat, label, masks, args.epochs, args.lr, args.weight_decay)
-        results[f"{name}-{depth}"] = res
-        print(f"{name:>10} {depth:>5} {res['val']:>6.3f} {res['test']:>6.3f} {res['best_epoch']:>7} {res['seconds']:>8.1f}", flush=True)
-    write({"epochs": args.epochs, "hidden": args.hidden, "lr": args.lr, "dropout": args.dropout, "weight_decay": args.weight_decay, "results": results}, Path(args.out))
+        per_seed = []
+        for seed in seeds:
+            torch.manual_seed(seed)
+            model = build(name, depth, feat.shape[1], num_classes, args)
+            res = train(model, g, feat, label, masks, args.epochs, args.lr, args.weight_decay, args.patience)
+            res["seed"] = seed
+            per_seed.append(res)
+            print(f"{name:>10} {depth:>5} {seed:>4} {res['val']:>6.3f} {res['test']:>6.3f} {res['best_epoch']:>7} {res['epochs_run']:>6} {res['cpu_seconds']:>7.1f}", flush=True)
+        vals = torch.tensor([r["val"] for r in per_seed])
+        tests = torch.tensor([r["test"] for r in per_seed])
+        results[f"{name}-{depth}"] = {
+            "val": float(vals.mean()), "test": float(tests.mean()), "test_std": float(tests.std()) if len(seeds) > 1 else 0.0,
+            "seeds": seeds, "per_seed": [{k: v for k, v in r.items() if k != "curve"} for r in per_seed],
+            "curve": per_seed[0]["curve"],  # the first seed's learning curve, for the plot
+            "best_epoch": per_seed[0]["best_epoch"],
+            "loadavg_end": os.getloadavg(),
+        }
+        print(f"{name:>10} {depth:>5} mean val {vals.mean():.3f} test {tests.mean():.3f} +- {results[f'{name}-{depth}']['test_std']:.3f} over seeds {seeds}", flush=True)
+    config = {k: v for k, v in vars(args).items() if k not in ("merge", "root", "out")}
+    write({"config": config, "results": results}, Path(args.out), plot_curves=not args.no_plot)
 
 
-def write(payload: dict, out: Path) -> None:
+def write(payload: dict, out: Path, plot_curves: bool = True) -> None:
     results = payload["results"]
     if "GCN-2" in results:
         base = results["GCN-2"]["test"]
         for key, res in results.items():
-            print(f"{key:>14}: test {res['test']:.3f} ({(res['test'] - base) * 100:+.1f} points vs GCN-2), best epoch {res['best_epoch']}")
+            print(f"{key:>14}: mean test {res['test']:.3f} ({(res['test'] - base) * 100:+.1f} points vs GCN-2), mean val {res['val']:.3f}")
     out.parent.mkdir(parents=True, exist_ok=True)
     tmp = out.with_suffix(".tmp")
     tmp.write_text(json.dumps(payload, indent=1))
     os.replace(tmp, out)
-    plot(results, out.with_name(out.stem + "_curves.png"))
+    if plot_curves:
+        plot(results, out.with_name(out.stem + "_curves.png"))
     print(f"wrote {out}")
 
 

@@ -41,7 +41,7 @@ def worker(impl: str, depth: int, num_nodes: int, num_edges: int, channels: int)
     import gnnkit as gk
     from gnnkit.nn.deep import RevGNN
 
-    torch.set_num_threads(2)
+    torch.set_num_threads(int(os.environ.get("BENCH_THREADS", "2")))
     try:  # every worker imports PyG, so all start from the same resident baseline
         import torch_geometric.nn  # noqa: F401
     except ImportError:
@@ -78,11 +78,13 @@ def worker(impl: str, depth: int, num_nodes: int, num_edges: int, channels: int)
         def forward(graph, feat):
             return model(graph, feat)
 
-    # Build the kernels' CSR caches before measuring, as in any epoch after the first, and pay
-    # torch.autograd.grad's one-time lazy imports (sympy, ~3 s) outside the timed step.
+    # Build the kernels' CSR caches before measuring, as in any epoch after the first, and pay the
+    # one-time lazy imports and initialisations (torch.autograd.grad pulls in sympy, ~3 s) outside
+    # the measured step: one step of the same code on a 64-node graph.
     g.sparse.in_csr(), g.sparse.out_csr()
-    probe = torch.ones(1, requires_grad=True)
-    torch.autograd.grad(probe * 2, probe, torch.ones(1))
+    tiny = gk.graph((torch.arange(64), torch.arange(64).roll(1)), num_nodes=64)
+    forward(tiny, torch.randn(64, channels)).sum().backward()
+    model.zero_grad(set_to_none=True)
     rss_before = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss
     start = time.perf_counter()
     loss = torch.nn.functional.cross_entropy(forward(g, x), y)
@@ -90,7 +92,11 @@ def worker(impl: str, depth: int, num_nodes: int, num_edges: int, channels: int)
     seconds = time.perf_counter() - start
     peak = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss
     grad_norm = float(sum(p.grad.norm() ** 2 for p in model.parameters() if p.grad is not None) ** 0.5)
-    return {"peak_gb": peak / 1e6, "before_gb": rss_before / 1e6, "growth_gb": (peak - rss_before) / 1e6, "seconds": seconds, "loss": loss.item(), "grad_norm": grad_norm}
+    return {
+        "peak_gb": peak / 1e6, "before_gb": rss_before / 1e6, "growth_gb": (peak - rss_before) / 1e6, "seconds": seconds,
+        "seconds_per_layer": seconds / depth, "threads": torch.get_num_threads(), "loadavg": os.getloadavg(),
+        "loss": loss.item(), "grad_norm": grad_norm,
+    }
 
 
 def run_config(impl, depth, nodes, edges, channels, timeout):
