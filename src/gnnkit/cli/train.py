@@ -110,7 +110,7 @@ def run(args) -> int:
         result = args._forecast.run_from_args(args)
         return int(result) if isinstance(result, int) else 0
     from gnnkit.tasks import summarize_runs
-    from gnnkit.tasks._common import format_metrics, load_named_dataset, resolve_device
+    from gnnkit.tasks import format_metrics, load_named_dataset, resolve_device
 
     dataset_name = args.dataset or DEFAULT_DATASET[args.task]
     model_name = (args.model or DEFAULT_MODEL[args.task]).lower()
@@ -136,7 +136,7 @@ def run(args) -> int:
             raise UsageError(str(err)) from None
     metrics = results[0] if args.runs == 1 else summarize_runs(results)
     if args.runs > 1:
-        from gnnkit.tasks._common import write_metrics_json
+        from gnnkit.tasks import write_metrics_json
 
         write_metrics_json(out, metrics)
     print(f"{args.task} task  dataset={dataset_name}  model={model_name}  runs={args.runs}  seed={args.seed}")

@@ -10,7 +10,7 @@ checkpoints atomically and resumes from ``checkpoint_last.pt``, seeds every gene
 its learning curves to a PNG. The ``gnnkit train`` command only parses arguments and calls these.
 """
 
-from ._common import summarize_runs
+from ._common import format_metrics, load_named_dataset, resolve_device, summarize_runs, write_metrics_json
 from .checkpoint import load_checkpoint, save_checkpoint
 from .graph import train_graph_classification
 from .link import train_link_prediction
@@ -26,6 +26,10 @@ __all__ = [
     "train_graph_classification",
     "train_link_prediction",
     "summarize_runs",
+    "format_metrics",
+    "load_named_dataset",
+    "resolve_device",
+    "write_metrics_json",
     "MetricsLog",
     "ProgressBar",
     "save_checkpoint",

@@ -46,6 +46,7 @@ def count_parameters(model: torch.nn.Module) -> int:
 
 
 def write_metrics_json(out_dir, metrics: dict) -> Path:
+    """Writes ``metrics`` as ``out_dir/metrics.json`` atomically (temp file, then rename)."""
     path = Path(out_dir) / METRICS_JSON
     return atomic_write_text(path, json.dumps(metrics, indent=2, sort_keys=False, default=_json_default) + "\n")
 
