@@ -59,8 +59,11 @@ def time_sampling(sizes, embed_dim):
         g = model.sample(num_nodes=n, generator=torch.Generator().manual_seed(n))
         wall, cpu = time.perf_counter() - t0, time.process_time() - c0
         m = g.num_edges() // 2
-        rows.append({"n": n, "m": m, "seconds": wall, "cpu_seconds": cpu})
-        print(f"n={n:>7d}  m={m:>7d}  m/n={m / n:.2f}  sample {wall:8.2f} s wall  {cpu:8.2f} s cpu", flush=True)
+        load = os.getloadavg()[0]
+        rows.append({"n": n, "m": m, "seconds": wall, "cpu_seconds": cpu, "embed_dim": embed_dim,
+                     "load_average": load})
+        print(f"n={n:>7d}  m={m:>7d}  m/n={m / n:.2f}  sample {wall:8.2f} s wall  {cpu:8.2f} s cpu  "
+              f"load {load:.1f}", flush=True)
     if len(rows) >= 2:
         x = np.log([r["n"] for r in rows])
         for key in ("seconds", "cpu_seconds"):
@@ -68,6 +71,27 @@ def time_sampling(sizes, embed_dim):
             print(f"log-log slope of {key} vs n: {slope:.3f}")
             rows.append({"slope_" + key: slope})
     return rows
+
+
+def merge_sampling(paths, out):
+    """Joins the sampling rows of separate runs (e.g. 100k alone) and fits the slope over all."""
+    rows = []
+    for path in paths:
+        with open(path) as fh:
+            rows += [r for r in json.load(fh).get("sampling", []) if "n" in r]
+    rows.sort(key=lambda r: r["n"])
+    result = {"sampling": rows, "sources": list(paths)}
+    x = np.log([r["n"] for r in rows])
+    for key in ("seconds", "cpu_seconds"):
+        result["slope_" + key] = float(np.polyfit(x, np.log([r[key] for r in rows]), 1)[0])
+    for r in rows:
+        print(f"n={r['n']:>7d}  m={r['m']:>7d}  {r['seconds']:8.2f} s wall  {r['cpu_seconds']:8.2f} s cpu  "
+              f"load {r.get('load_average', float('nan')):.1f}")
+    print(f"log-log slope: wall {result['slope_seconds']:.3f}, cpu {result['slope_cpu_seconds']:.3f}")
+    tmp = out + ".tmp"
+    with open(tmp, "w") as fh:
+        json.dump(result, fh, indent=2)
+    os.replace(tmp, out)
 
 
 def sparse_graph(n: int, seed: int = 0):
@@ -104,7 +128,8 @@ def memory_child(n: int, embed_dim: int, blocked: bool, num_blocks: int | None =
     print(json.dumps({"n": n, "m": int(len(rg.rows)), "blocked": blocked, "embed_dim": embed_dim,
                       "num_blocks": num_blocks,
                       "peak_rss_mb": peak / 1024, "step_peak_increase_mb": (peak - base) / 1024,
-                      "seconds": time.perf_counter() - t0, "loss_per_node": -ll / n}))
+                      "seconds": time.perf_counter() - t0, "loss_per_node": -ll / n,
+                      "load_average": os.getloadavg()[0]}))
 
 
 def measure_memory(n, embed_dim, num_blocks=0, modes=(False, True)):
@@ -140,7 +165,11 @@ def main():
     parser.add_argument("--memory-blocks", type=int, default=0, help="row blocks (0: ceil(sqrt(n)))")
     parser.add_argument("--memory-modes", default="full,blocked", help="which of full,blocked to run")
     parser.add_argument("--out", default="bigg_scale.json")
+    parser.add_argument("--merge", nargs="+", default=None, help="join the sampling rows of these result files")
     args = parser.parse_args()
+    if args.merge:
+        merge_sampling(args.merge, args.out)
+        return
     torch.set_num_threads(2)
     result = {"load_average": os.getloadavg()}
     if args.sizes:

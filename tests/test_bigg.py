@@ -203,3 +203,10 @@ def test_train_bigg_learns_and_resumes_from_atomic_checkpoint(tmp_path):
     assert g.number_of_edges() <= 15
     with pytest.raises(ValueError, match="epochs"):
         train_bigg(model2, graphs, progress=False)
+    # every entry carries cumulative CPU time; a CPU budget already spent stops a resumed run at once
+    cpu = [h["cpu_s"] for h in hist2]
+    assert all(b >= a for a, b in zip(cpu, cpu[1:])) and cpu[-1] > 0
+    hist3 = train_bigg(model2, graphs, cpu_budget_s=cpu[-1] * 0.5, checkpoint=ckpt, resume=True, progress=False)
+    assert len(hist3) == 32
+    with pytest.raises(ValueError, match="cpu_budget_s"):
+        train_bigg(model2, graphs, cpu_budget_s=-1.0, progress=False)

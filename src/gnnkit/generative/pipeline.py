@@ -101,7 +101,8 @@ def _model_config(kind: str, model, config: dict) -> dict:
 
 def train_model(kind: str, dataset: str, run_dir, *, config: dict | None = None, epochs: int | None = None,
                 time_budget_s: float | None = None, batch_size: int | None = None, lr: float | None = None,
-                resume: bool = False, progress: bool = True, root=None, shuffle_seed: int | None = None,
+                resume: bool = False, cpu_budget_s: float | None = None, progress: bool = True, root=None,
+                shuffle_seed: int | None = None,
                 device: str = "cpu") -> dict:
     """Train ``kind`` on the training split of ``dataset`` into ``run_dir``; returns ``run.json``'s content.
 
@@ -129,10 +130,14 @@ def train_model(kind: str, dataset: str, run_dir, *, config: dict | None = None,
     started = time.perf_counter()
     history = []
     if kind != "er":  # Erdős–Rényi is fitted in closed form by build_model
-        if epochs is None and time_budget_s is None:
-            raise ValueError("epochs/time_budget_s: expected at least one of them, got neither")
+        if epochs is None and time_budget_s is None and cpu_budget_s is None:
+            raise ValueError("epochs/time_budget_s/cpu_budget_s: expected at least one of them, got none")
         options = {"epochs": epochs, "time_budget_s": time_budget_s, "checkpoint": run_dir / "train_state.pt",
                    "resume": resume, "progress": progress}
+        if cpu_budget_s is not None:
+            if kind != "bigg":
+                raise ValueError(f"cpu_budget_s: only supported for model 'bigg', got model {kind!r}")
+            options["cpu_budget_s"] = cpu_budget_s
         if batch_size is not None:
             options["batch_size"] = batch_size
         if lr is not None:

@@ -35,18 +35,23 @@ def train_bigg(model, graphs, *, epochs: int | None = None, time_budget_s: float
                batch_size: int = 32, lr: float = 1e-3, checkpoint: str | None = None, resume: bool = False,
                progress: bool = True, log=None, grad_clip: float | None = 5.0, sqrt_blocking: bool = False,
                num_blocks: int | None = None, checkpoint_every_s: float = 60.0, seed: int = 0,
-               optimizer: torch.optim.Optimizer | None = None) -> list[dict]:
+               optimizer: torch.optim.Optimizer | None = None, cpu_budget_s: float | None = None) -> list[dict]:
     """Fits ``model`` to ``graphs``; returns the history (one dict per step).
 
     Each history entry: ``epoch``, ``step``, ``loss`` (negative log-likelihood per node),
     ``nodes``, ``elapsed_s`` (wall clock) and ``cpu_s`` (process CPU time, all threads; both
-    cumulative over resumed runs). Training stops after ``epochs`` epochs or ``time_budget_s`` seconds
-    (whichever first; at least one must be given). ``log``: a callable receiving each entry, or a
+    cumulative over resumed runs). Training stops after ``epochs`` epochs, ``time_budget_s`` wall
+    seconds of this call, or ``cpu_budget_s`` seconds of process CPU time summed over this call and
+    the resumed runs before it (whichever first; at least one must be given). The CPU budget is
+    what contention on a shared machine does not inflate; with it a long run is split into
+    resumable calls. ``log``: a callable receiving each entry, or a
     path of a JSON-lines file appended to. ``sqrt_blocking``: each graph is processed alone with
     :meth:`BiGG.blocked_backward` (sublinear memory for huge graphs; ``num_blocks`` row blocks).
     """
-    if epochs is None and time_budget_s is None:
-        raise ValueError("epochs / time_budget_s: give at least one stopping rule, got neither")
+    if epochs is None and time_budget_s is None and cpu_budget_s is None:
+        raise ValueError("epochs / time_budget_s / cpu_budget_s: give at least one stopping rule, got none")
+    if cpu_budget_s is not None and not cpu_budget_s > 0:
+        raise ValueError(f"cpu_budget_s: expected a positive number of seconds, got {cpu_budget_s!r}")
     if epochs is not None and (not isinstance(epochs, int) or epochs < 1):
         raise ValueError(f"epochs: expected a positive integer, got {epochs!r}")
     if time_budget_s is not None and not time_budget_s > 0:
@@ -104,7 +109,8 @@ def train_bigg(model, graphs, *, epochs: int | None = None, time_budget_s: float
     num_batches = (len(prepared) + batch_size - 1) // batch_size
     epoch = start_epoch
     model.train()
-    done = False
+    cpu_used = lambda: cpu_before + time.process_time() - cpu_began  # noqa: E731
+    done = cpu_budget_s is not None and cpu_used() >= cpu_budget_s
     while not done and (epochs is None or epoch < epochs):
         order = np.random.default_rng(seed + epoch).permutation(len(prepared))
         for b in range(start_batch if epoch == start_epoch else 0, num_batches):
@@ -122,7 +128,7 @@ def train_bigg(model, graphs, *, epochs: int | None = None, time_budget_s: float
             opt.step()
             elapsed = elapsed_before + time.perf_counter() - began
             entry = {"epoch": epoch, "step": len(history), "loss": -ll / nodes, "nodes": nodes,
-                     "elapsed_s": elapsed, "cpu_s": cpu_before + time.process_time() - cpu_began}
+                     "elapsed_s": elapsed, "cpu_s": cpu_used()}
             history.append(entry)
             emit(entry)
             if bar is not None:
@@ -132,7 +138,8 @@ def train_bigg(model, graphs, *, epochs: int | None = None, time_budget_s: float
             if checkpoint is not None and time.perf_counter() - last_ckpt >= checkpoint_every_s:
                 write_checkpoint(next_epoch, next_batch, elapsed)
                 last_ckpt = time.perf_counter()
-            if time_budget_s is not None and time.perf_counter() - began >= time_budget_s:
+            if (time_budget_s is not None and time.perf_counter() - began >= time_budget_s) or (
+                    cpu_budget_s is not None and cpu_used() >= cpu_budget_s):
                 done = True
                 write_checkpoint(next_epoch, next_batch, elapsed)
                 break
