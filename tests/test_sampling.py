@@ -68,7 +68,7 @@ def test_blocks_hold_exactly_the_sampled_edges(replace):
     assert torch.equal(blocks[0].dstdata[gk.NID], blocks[1].srcdata[gk.NID])
 
 
-@pytest.mark.parametrize("degree,fanout", [(12, 5), (300, 3)])  # sort path and Floyd path
+@pytest.mark.parametrize("degree,fanout", [(12, 5), (300, 3)])  # top-k path and Floyd (hub) path
 def test_without_replacement_subsets_are_uniform(degree, fanout):
     g = gk.graph((torch.arange(1, degree + 1), torch.zeros(degree, dtype=torch.int64)), num_nodes=degree + 1)
     trials = 4000 if degree < 100 else 40000
@@ -85,6 +85,38 @@ def test_without_replacement_subsets_are_uniform(degree, fanout):
     both = (rows == 0).any(1) & (rows == 1).any(1)
     p2 = fanout * (fanout - 1) / (degree * (degree - 1))
     assert float(both.double().mean()) == pytest.approx(p2, abs=5 * math.sqrt(p2 / trials) + 1e-4)
+
+
+def test_mixed_rows_and_repeated_batches_stay_exact():
+    """Rows that keep all edges, rows drawn by top-k and hub rows drawn by Floyd in one frontier;
+    many batches in a row on one graph, so a stale id map from earlier batches would show."""
+    gen = torch.Generator().manual_seed(5)
+    n = 400
+    src = torch.randint(0, n, (3000,), generator=gen)
+    dst = torch.randint(0, n, (3000,), generator=gen)
+    hub_src = torch.randint(0, n, (500,), generator=gen)  # node 0 gets 500 extra in-edges (> 64)
+    g = gk.graph((torch.cat([src, hub_src]), torch.cat([dst, torch.zeros(500, dtype=torch.int64)])), num_nodes=n)
+    sampler = NeighborSampler([6, 5])
+    order = torch.randperm(n, generator=gen)
+    for i in range(12):
+        seeds = torch.cat([torch.tensor([0]), order[i * 30:(i + 1) * 30][order[i * 30:(i + 1) * 30] != 0]])
+        input_nodes, _, blocks = sampler.sample(g, seeds)
+        for b, k in zip(blocks, [6, 5]):
+            src_ids, dst_ids = b.srcdata[gk.NID], b.dstdata[gk.NID]
+            assert torch.equal(src_ids[: b.num_dst_nodes()], dst_ids)
+            assert torch.unique(src_ids).numel() == src_ids.numel()
+            lsrc, ldst = b.edges()
+            eid = b.edata[gk.EID]
+            osrc, odst = g.find_edges(eid)
+            assert torch.equal(src_ids[lsrc], osrc) and torch.equal(dst_ids[ldst], odst)
+            assert torch.unique(eid).numel() == eid.numel()
+            assert torch.equal(torch.bincount(ldst, minlength=b.num_dst_nodes()), g.in_degrees(dst_ids).clamp(max=k))
+            used = torch.zeros(b.num_src_nodes(), dtype=torch.bool)
+            used[lsrc] = True
+            assert bool(used[b.num_dst_nodes():].all())
+        assert torch.equal(blocks[0].srcdata[gk.NID], input_nodes)
+    with pytest.raises(ValueError, match="repeat"):
+        sampler.sample(g, torch.tensor([4, 9, 4]))
 
 
 def test_weighted_sampling_follows_the_weights():

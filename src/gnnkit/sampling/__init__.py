@@ -10,7 +10,7 @@ from .cluster_gcn import ClusterGCNSampler
 from .dataloader import DataLoader
 from .edge import EdgePredictionSampler, UniformNegativeSampler, as_edge_prediction_sampler
 from .neighbor import MultiLayerFullNeighborSampler, NeighborSampler, sample_blocks, sample_neighbors
-from .partition import metis_partition, partition_pointers, reorder_by_partition
+from .partition import metis_partition, partition_nodes, partition_pointers, reorder_by_partition
 from .randomwalk import node2vec_random_walk, random_walk
 from .saint import SAINTSampler
 from .shadow import ShaDowKHopSampler
@@ -32,4 +32,5 @@ __all__ = [
     "metis_partition",
     "reorder_by_partition",
     "partition_pointers",
+    "partition_nodes",
 ]

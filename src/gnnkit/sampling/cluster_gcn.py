@@ -15,8 +15,8 @@ import tempfile
 import torch
 
 from ..graph import Graph
-from ._utils import check_graph, check_node_ids, expand_segments, intra_op_threads, node_subgraph
-from .partition import metis_partition, partition_pointers
+from ._utils import check_graph, check_node_ids, intra_op_threads, node_subgraph
+from .partition import metis_partition, partition_nodes, partition_pointers
 
 __all__ = ["ClusterGCNSampler"]
 
@@ -66,10 +66,7 @@ class ClusterGCNSampler:
 
     def cluster_nodes(self, cluster_ids: torch.Tensor) -> torch.Tensor:
         """All node ids of the given clusters, cluster by cluster."""
-        starts = self.ptr.index_select(0, cluster_ids)
-        counts = self.ptr.index_select(0, cluster_ids + 1) - starts
-        pos, _ = expand_segments(starts, counts)
-        return self.order.index_select(0, pos)
+        return partition_nodes(self.order, self.ptr, cluster_ids)
 
     def sample(self, g: Graph, cluster_ids) -> Graph:
         check_graph(g, "ClusterGCNSampler.sample: g")

@@ -13,9 +13,9 @@ import numpy as np
 import torch
 
 from ..graph import EID, NID, Graph, graph
-from ._utils import check_graph
+from ._utils import check_graph, expand_segments
 
-__all__ = ["metis_partition", "reorder_by_partition", "partition_pointers"]
+__all__ = ["metis_partition", "reorder_by_partition", "partition_pointers", "partition_nodes"]
 
 
 def _symmetric_csr(g: Graph):
@@ -74,6 +74,25 @@ def partition_pointers(parts: torch.Tensor, k: int) -> torch.Tensor:
     ptr = torch.zeros(k + 1, dtype=torch.int64, device=parts.device)
     torch.cumsum(counts, 0, out=ptr[1:])
     return ptr
+
+
+def partition_nodes(node_order: torch.Tensor, part_ptr: torch.Tensor, part_ids: torch.Tensor) -> torch.Tensor:
+    """All node ids of the parts ``part_ids``, part after part (vectorised, no loop over parts).
+
+    ``node_order`` [N] lists the nodes grouped by part (``torch.sort(parts, stable=True).indices``,
+    or the ``perm`` of :func:`reorder_by_partition`); ``part_ptr`` [k + 1] holds each part's
+    offsets in it (:func:`partition_pointers`), so part ``c`` is
+    ``node_order[part_ptr[c]:part_ptr[c + 1]]``."""
+    if not isinstance(part_ids, torch.Tensor) or part_ids.dim() != 1 or part_ids.is_floating_point():
+        raise ValueError(f"partition_nodes: part_ids must be a 1-D integer tensor, got {getattr(part_ids, 'shape', type(part_ids).__name__)}")
+    num_parts = part_ptr.numel() - 1
+    if part_ids.numel() and (int(part_ids.min()) < 0 or int(part_ids.max()) >= num_parts):
+        raise ValueError(f"partition_nodes: part ids must lie in [0, {num_parts}), got range [{int(part_ids.min())}, {int(part_ids.max())}]")
+    part_ids = part_ids.to(device=part_ptr.device, dtype=torch.int64)
+    starts = part_ptr.index_select(0, part_ids)
+    counts = part_ptr.index_select(0, part_ids + 1) - starts
+    positions, _ = expand_segments(starts, counts)
+    return node_order.index_select(0, positions)
 
 
 def reorder_by_partition(g: Graph, parts: torch.Tensor, k: int | None = None):

@@ -14,9 +14,7 @@ from typing import NamedTuple
 import torch
 
 from ..graph import EID, NID, Graph
-from ..sampling._utils import check_graph, expand_segments, intra_op_threads
-from ..sampling.neighbor import sample_blocks
-from ..sampling.partition import metis_partition, partition_pointers
+from ..sampling import MultiLayerFullNeighborSampler, metis_partition, partition_nodes, partition_pointers
 
 __all__ = ["SubgraphLoader", "SubgraphBatch"]
 
@@ -48,7 +46,10 @@ class SubgraphLoader:
         edge_feats=None,
         generator: torch.Generator | None = None,
     ):
-        check_graph(g, "SubgraphLoader: g")
+        if not isinstance(g, Graph):
+            raise TypeError(f"SubgraphLoader: g must be a gnnkit Graph, got {type(g).__name__}")
+        if g.is_block:
+            raise TypeError("SubgraphLoader: g must be an ordinary graph to partition, got a block")
         if parts is None:
             if isinstance(num_parts, bool) or not isinstance(num_parts, int) or num_parts < 1:
                 raise ValueError(f"SubgraphLoader: num_parts must be a positive int when parts is not given, got {num_parts!r}")
@@ -66,18 +67,16 @@ class SubgraphLoader:
         self.shuffle = shuffle
         self.generator = generator
         self.edge_feats = [k for k in g.edata if k != EID] if edge_feats is None else list(edge_feats)
+        self._full_neighbors = MultiLayerFullNeighborSampler(1)
 
     def __len__(self) -> int:
         return -(-self.num_parts // self.batch_size)
 
     def batch(self, cluster_ids: torch.Tensor) -> SubgraphBatch:
         """The batch made of the given clusters."""
-        starts = self.ptr.index_select(0, cluster_ids)
-        counts = self.ptr.index_select(0, cluster_ids + 1) - starts
-        pos, _ = expand_segments(starts, counts)
-        batch_nodes = self.order.index_select(0, pos).to(self.g.device)
-        with intra_op_threads(1):
-            _, (blk,) = sample_blocks(self.g, batch_nodes, [-1])
+        batch_nodes = partition_nodes(self.order, self.ptr, cluster_ids).to(self.g.device)
+        # Every in-edge of every batch node: sources are the batch nodes, then their halo.
+        _, _, (blk,) = self._full_neighbors.sample(self.g, batch_nodes)
         for key in self.edge_feats:
             blk.edata[key] = self.g.edata[key].index_select(0, blk.edata[EID])
         return SubgraphBatch(batch_nodes, blk.srcdata[NID][batch_nodes.numel():], blk)
