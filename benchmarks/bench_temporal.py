@@ -109,6 +109,7 @@ def epoch_part(args) -> dict:
             if "cached" in row and other in row:
                 row[f"speedup_vs_{other}_wall"] = row[other]["batch_s"] / row["cached"]["batch_s"]
                 row[f"speedup_vs_{other}_cpu"] = row[other]["batch_cpu_s"] / row["cached"]["batch_cpu_s"]
+        row["load_avg_after"] = os.getloadavg()
         results[kind] = row
         print(kind, json.dumps(row), flush=True)
     return {
@@ -145,7 +146,7 @@ def cells_part(args) -> dict:
                 (state[0] if isinstance(state, tuple) else state).sum().backward()
                 cpu[caching].append(time.process_time() - c0)
         cached, uncached = statistics.median(cpu[True]), statistics.median(cpu[False])
-        out[name] = {"cached_cpu_s": cached, "uncached_cpu_s": uncached, "speedup": uncached / cached}
+        out[name] = {"cached_cpu_s": cached, "uncached_cpu_s": uncached, "speedup": uncached / cached, "load_avg_after": os.getloadavg()}
         print(f"  cell {name}: cached {cached * 1e3:.1f} ms, uncached {uncached * 1e3:.1f} ms CPU, {uncached / cached:.2f}x", flush=True)
     return {"shape": f"207 nodes (METR-LA), batch {batch}, {width} -> {width}, K=2", "cells": out}
 
@@ -196,7 +197,7 @@ def throughput_part(args) -> dict:
             if rep > 0:
                 results.setdefault(name, []).append(steps / elapsed)
     summary = {name: sum(v) / len(v) for name, v in results.items()}
-    return {"graph": f"random, {n} nodes, {n * 10} edges (in-degree 10), {feats} features, GConvGRU hidden {hidden}, K=2, "
+    return {"load_avg_after": os.getloadavg(), "graph": f"random, {n} nodes, {n * 10} edges (in-degree 10), {feats} features, GConvGRU hidden {hidden}, K=2, "
             f"{steps} snapshots per sequence, forward+backward", "snapshots_per_s": summary}
 
 

@@ -4,14 +4,19 @@ The encoder reads ``T`` input snapshots layer by layer; the decoder starts from 
 final states and a zero "go" input and emits ``horizon`` predictions, feeding back either its own
 prediction or (with probability ``teacher_forcing``, DCRNN's scheduled sampling) the truth.
 
-Caching (``caching = True``) adds, on top of each cell's shared gate aggregation:
+Caching (``caching = True``, all cells split convs) runs :meth:`GraphSeq2Seq._forward_cached`:
 
 * the first encoder layer's input aggregation comes from a :class:`CacheStore` keyed by
   ``("encoder.0", snapshot id)`` when ``snapshot_ids`` are given (overlapping windows reuse it);
-* otherwise the first layer's input aggregation of all ``T`` steps of the window is one fused
-  ``msg_pass`` instead of ``T`` (``fuse_time_steps``, on by default);
-* the first layer input's share of the gates is then one ``update`` over the whole window.
-  Deeper layers aggregate step by step (shared across gates).
+  otherwise all ``T`` steps of the window are aggregated in one fused ``msg_pass``
+  (``fuse_time_steps``, on by default); either way the input's share of the gates is then one
+  GEMM over the whole window;
+* every hidden state is aggregated once: the aggregation of layer ``l``'s ``h_t`` feeds layer
+  ``l``'s gates at step ``t + 1`` and, as its input, layer ``l + 1``'s gates at step ``t`` (and
+  the decoder's first step takes the encoder's last one), whenever the two convs aggregate alike
+  (same :attr:`~gnnkit.temporal.SplitConv.aggregation_key`);
+* inside a cell, one aggregation of ``h`` serves all gates and each group of gates is one GEMM
+  (see the cells); the zero initial state is not aggregated.
 
 Turning caching off computes the same outputs the naive way.
 """
@@ -111,23 +116,20 @@ class GraphSeq2Seq(nn.Module):
         if snapshot_ids is not None and tuple(snapshot_ids.shape) != tuple(x.shape[:2]):
             raise ValueError(f"GraphSeq2Seq: snapshot_ids must have shape {tuple(x.shape[:2])}, got {tuple(snapshot_ids.shape)}")
         B, T = x.shape[:2]
-        seq = x.permute(1, 2, 0, 3)  # [T, N, B, F]
+        cells = list(self.encoder) + list(self.decoder)
+        if self.caching and all(getattr(cell, "split", False) for cell in cells):
+            return self._forward_cached(ops, x, horizon, targets, teacher_forcing, snapshot_ids, generator)
+        # Naive: cell by cell, step by step, every gate doing its own message passing.
+        seq = list(x.permute(1, 2, 0, 3).unbind(0))  # T x [N, B, F]
         states = []
-        for layer, cell in enumerate(self.encoder):
-            gates = None
-            # Only the first layer's input is data: deeper layers' window-wide tensors are large
-            # and fresh every batch, which costs more (allocation, copies) than it saves on CPU.
-            if self.caching and getattr(cell, "split", False) and layer == 0 and (self.fuse_time_steps or snapshot_ids is not None):
-                gates = cell.input_gates(self._input_aggregations(layer, cell, ops, seq, snapshot_ids))  # [T, N, B, G*H]
+        for cell in self.encoder:
             state, outputs = None, []
             for t in range(T):
-                state = cell(ops, seq[t], state, x_gates=None if gates is None else gates[t])
+                state = cell(ops, seq[t], state)
                 outputs.append(_hidden(state))
             states.append(state)
-            seq = torch.stack(outputs)
-
-        go = x.new_zeros(x.shape[2], B, self.out_feats)
-        step_input, predictions = go, []
+            seq = outputs
+        step_input, predictions = x.new_zeros(x.shape[2], B, self.out_feats), []
         for t in range(horizon):
             inp = step_input
             for layer, cell in enumerate(self.decoder):
@@ -135,6 +137,71 @@ class GraphSeq2Seq(nn.Module):
                 inp = _hidden(states[layer])
             prediction = self.projection(inp)  # [N, B, out]
             predictions.append(prediction)
-            use_truth = targets is not None and teacher_forcing > 0 and float(torch.rand((), generator=generator)) < teacher_forcing
-            step_input = targets[:, t].permute(1, 0, 2) if use_truth else prediction
+            step_input = self._next_input(prediction, targets, t, teacher_forcing, generator)
+        return torch.stack(predictions).permute(2, 0, 1, 3)  # [B, horizon, N, out]
+
+    @staticmethod
+    def _next_input(prediction, targets, t, teacher_forcing, generator):
+        use_truth = targets is not None and teacher_forcing > 0 and float(torch.rand((), generator=generator)) < teacher_forcing
+        return targets[:, t].permute(1, 0, 2) if use_truth else prediction
+
+    def _forward_cached(self, ops, x, horizon, targets, teacher_forcing, snapshot_ids, generator):
+        """DynaGraph's cached message passing over the whole encoder-decoder.
+
+        Every tensor is aggregated once: the window's input (fused over time steps or from the
+        store), and each hidden state h_t of layer l, whose aggregation serves both layer l's
+        gates at step t + 1 and, as its input, layer l + 1's gates at step t (and the decoder's
+        first step for the encoder's last state) when the two convs aggregate alike.
+        """
+        B, T = x.shape[:2]
+        L = len(self.encoder)
+        seq = x.permute(1, 2, 0, 3)  # [T, N, B, F]
+        first = self.encoder[0]
+        if self.fuse_time_steps or snapshot_ids is not None:
+            # unbind, not indexing: its backward is one stack, not T zero-filled window buffers.
+            window = first.input_gates(self._input_aggregations(0, first, ops, seq, snapshot_ids))  # parts [T, N, B, *]
+            inputs = [{"x_gates": parts} for parts in zip(*(part.unbind(0) for part in window))]
+        else:
+            inputs = [{"x_agg": first.msg_pass_input(ops, seq[t])} for t in range(T)]
+
+        def shares(lower, upper):
+            return lower.conv_h.aggregation_key == upper.conv_x.aggregation_key
+
+        states, last_aggs = [], []
+        for layer, cell in enumerate(self.encoder):
+            upper = self.encoder[layer + 1] if layer + 1 < L else None
+            feeds_upper = upper is not None and shares(cell, upper)
+            decoder_shares = cell.conv_h.aggregation_key == self.decoder[layer].conv_h.aggregation_key
+            state, h_agg, outputs, output_aggs = None, None, [], []
+            for t in range(T):
+                state = cell.step(ops, state, h_agg, **inputs[t])
+                h = _hidden(state)
+                last = t == T - 1
+                h_agg = cell.msg_pass_hidden(ops, h) if (not last or feeds_upper or decoder_shares) else None
+                outputs.append(h)
+                output_aggs.append(h_agg)
+            states.append(state)
+            last_aggs.append(h_agg if decoder_shares else None)
+            if upper is not None:
+                inputs = [{"x_agg": agg if feeds_upper else upper.msg_pass_input(ops, h)} for h, agg in zip(outputs, output_aggs)]
+
+        step_input, predictions = x.new_zeros(x.shape[2], B, self.out_feats), []
+        h_aggs = last_aggs  # per layer: the aggregation of its current hidden state, if known
+        for t in range(horizon):
+            last = t == horizon - 1
+            x_agg = self.decoder[0].msg_pass_input(ops, step_input)
+            for layer, cell in enumerate(self.decoder):
+                states[layer] = cell.step(ops, states[layer], h_aggs[layer], x_agg=x_agg)
+                h = _hidden(states[layer])
+                upper = self.decoder[layer + 1] if layer + 1 < L else None
+                if upper is not None and shares(cell, upper):
+                    agg = x_agg = cell.msg_pass_hidden(ops, h)
+                else:
+                    agg = None if last else cell.msg_pass_hidden(ops, h)
+                    if upper is not None:
+                        x_agg = upper.msg_pass_input(ops, h)
+                h_aggs[layer] = None if last else agg
+            prediction = self.projection(h)  # [N, B, out]
+            predictions.append(prediction)
+            step_input = self._next_input(prediction, targets, t, teacher_forcing, generator)
         return torch.stack(predictions).permute(2, 0, 1, 3)  # [B, horizon, N, out]

@@ -63,39 +63,75 @@ class GraphGRUCell(nn.Module):
         """The time-independent aggregation of ``x`` (what a cache store keeps)."""
         return self.conv_x.msg_pass(ops, x)
 
-    def input_gates(self, x_agg: torch.Tensor) -> torch.Tensor:
-        """The input's contribution to all gates from its aggregation (any leading shape)."""
-        return self.conv_x.update(x_agg)
+    def msg_pass_hidden(self, ops: GraphOperators, h: torch.Tensor) -> torch.Tensor:
+        """The aggregation of a hidden state, shared by the ``z`` and ``r`` gates."""
+        return self.conv_h.msg_pass(ops, h)
 
-    def forward(self, ops: GraphOperators, x: torch.Tensor, h: torch.Tensor | None = None, x_agg=None, x_gates=None):
+    def input_gates(self, x_agg: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor]:
+        """The input's share of the gates from its aggregation ``[*, S * F]`` (any leading
+        shape): ``([*, 2H] for z and r, [*, H] for the candidate)``, bias included."""
+        W, b, H = self.conv_x.weight, self.conv_x.bias, self.hidden_feats
+        return nn.functional.linear(x_agg, W[: 2 * H], b[: 2 * H]), nn.functional.linear(x_agg, W[2 * H :], b[2 * H :])
+
+    def step(self, ops: GraphOperators, h: torch.Tensor | None, h_agg=None, x_agg=None, x_gates=None):
+        """The cached update; the input comes as its aggregation ``x_agg: [N, *, S * F]`` or as
+        its share of the gates ``x_gates`` (from :meth:`input_gates`).
+
+        h: [N, *, H] or ``None`` for the zero state (whose aggregation and gate terms are zero,
+        so they are skipped); h_agg: ``msg_pass_hidden(h)`` when the caller already has it
+        (e.g. the layer below aggregated the same tensor). Returns h_t: [N, *, H].
+        """
+        H = self.hidden_feats
+        rows = (x_agg if x_gates is None else x_gates[0]).shape[:-1]
+        W, b = self.conv_x.weight, self.conv_x.bias
+
+        def gate_sum(k, cols, other_agg, other_weight):
+            # input term (+ bias) + hidden term, both summed in place inside the GEMMs
+            if x_gates is None:
+                out = torch.addmm(b[cols], x_agg.reshape(-1, x_agg.shape[-1]), W[cols].t())
+                return out if other_agg is None else out.addmm_(other_agg.reshape(out.shape[0], -1), other_weight.t())
+            given = x_gates[k].reshape(-1, x_gates[k].shape[-1])
+            return given if other_agg is None else torch.addmm(given, other_agg.reshape(given.shape[0], -1), other_weight.t())
+
+        if h is None:
+            zr = torch.sigmoid(gate_sum(0, slice(0, 2 * H), None, None))
+            cand = torch.tanh(gate_sum(1, slice(2 * H, 3 * H), None, None))
+            z = zr[:, :H]
+            return (cand - z * cand).view(*rows, H)
+        if h_agg is None:
+            h_agg = self.conv_h.msg_pass(ops, h)
+        h2 = h.reshape(-1, H)
+        # One aggregation of h feeds z and r (one GEMM for both gates and both terms).
+        zr = gate_sum(0, slice(0, 2 * H), h_agg, self.conv_h.weight).sigmoid_()
+        # unbind of a [rows, 2, H] view: its backward is one stack, not a zero-filled buffer per slice
+        z, r = zr.view(-1, 2, H).unbind(1)
+        agg_rh = self.conv_hc.msg_pass(ops, (r * h2).view(h.shape))
+        cand = gate_sum(1, slice(2 * H, 3 * H), agg_rh, self.conv_hc.weight).tanh_()
+        return torch.lerp(cand, h2, z).view(h.shape)
+
+    def forward(self, ops: GraphOperators, x: torch.Tensor, h: torch.Tensor | None = None, x_agg=None, x_gates=None, h_agg=None):
         """x: [N, *, F_in], h: [N, *, H] or None (zeros) -> h_t: [N, *, H].
 
-        With caching on, ``x_agg`` (the input's ``msg_pass``) or ``x_gates`` (its ``update`` for
-        all gates) may be given precomputed, e.g. from a cache store or fused over a window.
+        With caching on, ``x_agg`` (the input's ``msg_pass``), ``x_gates`` (``input_gates`` of
+        it) and ``h_agg`` (the hidden state's ``msg_pass``) may be given precomputed, e.g. from a
+        cache store, fused over a window, or shared with another layer.
         """
-        if h is None:
-            h = x.new_zeros(*x.shape[:-1], self.hidden_feats)
         H = self.hidden_feats
+        if self.split and self.caching:
+            if x_gates is None and x_agg is None:
+                x_agg = self.conv_x.msg_pass(ops, x)
+            return self.step(ops, h, h_agg, x_agg, x_gates)
+        if h is None:
+            h = x.new_zeros(*x.shape[:-1], H)
         if not self.split:
             gx = [run_whole_conv(c, ops, x) for c in self.convs_x]
             z = torch.sigmoid(gx[0] + run_whole_conv(self.convs_h[0], ops, h))
             r = torch.sigmoid(gx[1] + run_whole_conv(self.convs_h[1], ops, h))
             cand = torch.tanh(gx[2] + run_whole_conv(self.convs_h[2], ops, r * h))
             return z * h + (1 - z) * cand
-        if self.caching:
-            # One aggregation of h feeds z and r; the shared aggregation lets every gate's
-            # input and hidden terms be summed inside one GEMM (addmm) per group of gates.
-            if x_gates is None:
-                x_gates = self.conv_x.update(self.conv_x.msg_pass(ops, x) if x_agg is None else x_agg)
-            # split (not slicing): its backward is one cat, not a zero-filled buffer per slice.
-            gx_zr, gx_cand = x_gates.reshape(-1, 3 * H).split([2 * H, H], dim=1)
-            agg_h = self.conv_h.msg_pass(ops, h)
-            zr = torch.sigmoid(torch.addmm(gx_zr, agg_h.reshape(gx_zr.shape[0], -1), self.conv_h.weight.t()))
-            z, r = zr.view(*h.shape[:-1], 2 * H).chunk(2, dim=-1)
-            agg_rh = self.conv_hc.msg_pass(ops, r * h)
-            cand = torch.tanh(torch.addmm(gx_cand, agg_rh.reshape(gx_zr.shape[0], -1), self.conv_hc.weight.t()))
-            return torch.lerp(cand.view_as(h), h, z)
-        # Naive: every gate runs its own message passing on x and on h.
+
+        # Naive: every gate runs its own message passing on x and on h (as a GRU built from one
+        # graph conv per gate does).
         def gate(k):
             cols = slice(k * H, (k + 1) * H)
             return self.conv_x.update(self.conv_x.msg_pass(ops, x), cols), cols

@@ -55,39 +55,75 @@ class GraphLSTMCell(nn.Module):
         nn.init.uniform_(self.peephole, -0.1, 0.1)
 
     def msg_pass_input(self, ops: GraphOperators, x: torch.Tensor) -> torch.Tensor:
+        """The time-independent aggregation of ``x`` (what a cache store keeps)."""
         return self.conv_x.msg_pass(ops, x)
 
-    def input_gates(self, x_agg: torch.Tensor) -> torch.Tensor:
-        """The input's contribution to all gates from its aggregation (any leading shape)."""
-        return self.conv_x.update(x_agg)
+    def msg_pass_hidden(self, ops: GraphOperators, h: torch.Tensor) -> torch.Tensor:
+        """The aggregation of a hidden state, shared by the four gates."""
+        return self.conv_h.msg_pass(ops, h)
 
-    def _gates(self, ops, x, h, x_agg, x_gates=None):
+    def input_gates(self, x_agg: torch.Tensor) -> tuple[torch.Tensor]:
+        """The input's share of the four gates from its aggregation ``[*, S * F]`` (any leading
+        shape): ``([*, 4H],)``, bias included."""
+        return (self.conv_x.update(x_agg),)
+
+    def _naive_gates(self, ops, x, h):
         H = self.hidden_feats
         if not self.split:
             return [run_whole_conv(cx, ops, x) + run_whole_conv(ch, ops, h) for cx, ch in zip(self.convs_x, self.convs_h)]
-        if self.caching:
-            if x_gates is None:
-                x_gates = self.conv_x.update(self.conv_x.msg_pass(ops, x) if x_agg is None else x_agg)
-            # One aggregation of h for the four gates, summed with the input term inside the GEMM.
-            agg_h = self.conv_h.msg_pass(ops, h)
-            gx = x_gates.reshape(-1, 4 * H)
-            pre = torch.addmm(gx, agg_h.reshape(gx.shape[0], -1), self.conv_h.weight.t())
-            return pre.view(*h.shape[:-1], 4 * H).chunk(4, dim=-1)
+        # Every gate runs its own message passing on x and on h (one graph conv per gate).
         out = []
         for k in range(4):
             cols = slice(k * H, (k + 1) * H)
-            out.append(
-                self.conv_x.update(self.conv_x.msg_pass(ops, x), cols) + self.conv_h.update(self.conv_h.msg_pass(ops, h), cols)
-            )
+            out.append(self.conv_x.update(self.conv_x.msg_pass(ops, x), cols) + self.conv_h.update(self.conv_h.msg_pass(ops, h), cols))
         return out
 
-    def forward(self, ops: GraphOperators, x: torch.Tensor, state=None, x_agg=None, x_gates=None):
-        """x: [N, *, F_in]; state (h, c) or None -> (h_t, c_t). ``x_agg`` / ``x_gates`` as in GraphGRUCell."""
+    def step(self, ops: GraphOperators, state, h_agg=None, x_agg=None, x_gates=None):
+        """The cached update; the input comes as its aggregation ``x_agg: [N, *, S * F]`` or as
+        its share of the gates ``x_gates`` (from :meth:`input_gates`).
+
+        state: ``(h, c)`` or ``None`` for the zero state (its aggregation and gate terms are
+        zero and skipped); h_agg: ``msg_pass_hidden(h)`` when the caller already has it.
+        Returns ``(h_t, c_t)``.
+        """
+        H = self.hidden_feats
+        rows = (x_agg if x_gates is None else x_gates[0]).shape[:-1]
+        if x_gates is None:
+            pre = torch.addmm(self.conv_x.bias, x_agg.reshape(-1, x_agg.shape[-1]), self.conv_x.weight.t())
+        else:
+            pre = x_gates[0].reshape(-1, 4 * H)
+        if state is not None:
+            h, c = state
+            if h_agg is None:
+                h_agg = self.conv_h.msg_pass(ops, h)
+            # One aggregation of h for the four gates, summed with the input term inside the GEMM.
+            agg = h_agg.reshape(pre.shape[0], -1)
+            pre = pre.addmm_(agg, self.conv_h.weight.t()) if x_gates is None else torch.addmm(pre, agg, self.conv_h.weight.t())
+        # unbind of a [rows, 4, H] view: its backward is one stack, not a zero-filled buffer per gate
+        gi, gf, gc, go = pre.view(-1, 4, H).unbind(1)
+        peep = self.peephole
+        if state is None:  # zero cell state: the forget gate and the i/f peepholes have nothing to act on
+            c_new = torch.sigmoid(gi) * torch.tanh(gc)
+        else:
+            c = c.reshape(-1, H)
+            i = torch.addcmul(gi, c, peep[0]).sigmoid_()
+            f = torch.addcmul(gf, c, peep[1]).sigmoid_()
+            c_new = torch.addcmul(f * c, i, torch.tanh(gc))
+        o = torch.addcmul(go, c_new, peep[2]).sigmoid_()
+        return (o * torch.tanh(c_new)).view(*rows, H), c_new.view(*rows, H)
+
+    def forward(self, ops: GraphOperators, x: torch.Tensor, state=None, x_agg=None, x_gates=None, h_agg=None):
+        """x: [N, *, F_in]; state (h, c) or None -> (h_t, c_t). ``x_agg`` / ``x_gates`` / ``h_agg``
+        as in GraphGRUCell."""
+        if self.split and self.caching:
+            if x_gates is None and x_agg is None:
+                x_agg = self.conv_x.msg_pass(ops, x)
+            return self.step(ops, state, h_agg, x_agg, x_gates)
         if state is None:
             zeros = x.new_zeros(*x.shape[:-1], self.hidden_feats)
             state = (zeros, zeros)
         h, c = state
-        gi, gf, gc, go = self._gates(ops, x, h, x_agg, x_gates)
+        gi, gf, gc, go = self._naive_gates(ops, x, h)
         i = torch.sigmoid(gi + self.peephole[0] * c)
         f = torch.sigmoid(gf + self.peephole[1] * c)
         c_new = f * c + i * torch.tanh(gc)

@@ -11,7 +11,7 @@ from __future__ import annotations
 import torch
 
 from ..propagation import GraphOperators, propagate
-from .base import SplitConv
+from .base import SplitConv, stack_supports
 
 __all__ = ["ChebSplitConv"]
 
@@ -32,4 +32,4 @@ class ChebSplitConv(SplitConv):
             terms.append(propagate(lap, x))
             for _ in range(2, self.K):
                 terms.append(2.0 * propagate(lap, terms[-1]) - terms[-2])
-        return terms[0] if self.K == 1 else torch.cat(terms, dim=-1)
+        return stack_supports(terms)

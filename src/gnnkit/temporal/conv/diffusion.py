@@ -11,7 +11,7 @@ from __future__ import annotations
 import torch
 
 from ..propagation import GraphOperators, propagate
-from .base import SplitConv
+from .base import SplitConv, stack_supports
 
 __all__ = ["DiffusionSplitConv"]
 
@@ -34,4 +34,4 @@ class DiffusionSplitConv(SplitConv):
             for _ in range(self.K):
                 current = propagate(walk, current)
                 terms.append(current)
-        return terms[0] if self.K == 0 else torch.cat(terms, dim=-1)
+        return stack_supports(terms)

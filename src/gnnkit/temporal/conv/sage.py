@@ -10,7 +10,7 @@ from __future__ import annotations
 import torch
 
 from ..propagation import GraphOperators, propagate
-from .base import SplitConv
+from .base import SplitConv, stack_supports
 
 __all__ = ["SAGESplitConv"]
 
@@ -24,4 +24,4 @@ class SAGESplitConv(SplitConv):
     def msg_pass(self, ops: GraphOperators, x: torch.Tensor) -> torch.Tensor:
         # x: [N, *, F] -> [N, *, 2F]
         self._check_input(ops, x)
-        return torch.cat([x, propagate(ops.mean(), x)], dim=-1)
+        return stack_supports([x, propagate(ops.mean(), x)])
