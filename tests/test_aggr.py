@@ -241,3 +241,28 @@ def test_bad_input_is_rejected_with_a_message():
     with pytest.raises(ValueError, match="p must be"):
         PowerMeanAggregation(p=-1.0)
     assert math.isclose(float(SoftmaxAggregation(3.0).beta), 3.0)
+
+
+def test_softmax_from_src_shared_shift_matches_per_group_path_with_gradients():
+    """from_src's node-level path (one shift per channel, two sparse products) equals the
+    per-group softmax in value and in the gradients of x and of a learnable beta; a spread of
+    beta * x too wide for one shift falls back to the per-group path and stays finite."""
+    gen = torch.Generator().manual_seed(3)
+    src = torch.randint(0, NUM_NODES, (40,), generator=gen)
+    dst = torch.randint(0, NUM_NODES - 1, (40,), generator=gen)  # node 6 receives nothing
+    g = gk.graph((src, dst), num_nodes=NUM_NODES)
+    for scale in (1.0, 400.0):  # 400: beta * x spans far more than float32's exp range
+        h = (torch.randn(NUM_NODES, 3, generator=gen) * scale).requires_grad_(True)
+        aggr = SoftmaxAggregation(0.7, learn=True, channels=3)
+        fused = aggr.from_src(g, h)
+        grads_fused = torch.autograd.grad(fused.pow(2).sum(), [h, aggr.beta])
+        reference = aggr(h[src], dst, NUM_NODES)
+        grads_ref = torch.autograd.grad(reference.pow(2).sum(), [h, aggr.beta])
+        assert torch.isfinite(fused).all()
+        torch.testing.assert_close(fused, reference, rtol=1e-5, atol=1e-5 * scale)
+        for a, b in zip(grads_fused, grads_ref):
+            torch.testing.assert_close(a, b, rtol=1e-4, atol=1e-4 * scale)
+        assert torch.all(fused[NUM_NODES - 1] == 0)
+    x64 = torch.randn(NUM_NODES, 2, generator=gen, dtype=torch.float64, requires_grad=True)
+    aggr64 = SoftmaxAggregation(1.3, learn=True, channels=2).double()
+    assert torch.autograd.gradcheck(lambda x, b: aggr64.from_src(g, x), (x64, aggr64.beta), eps=1e-6, atol=1e-6)
