@@ -65,9 +65,10 @@ def time_sampling(sizes, embed_dim):
         print(f"n={n:>7d}  m={m:>7d}  m/n={m / n:.2f}  sample {wall:8.2f} s wall  {cpu:8.2f} s cpu  "
               f"load {load:.1f}", flush=True)
     if len(rows) >= 2:
-        x = np.log([r["n"] for r in rows])
+        measured = list(rows)
+        x = np.log([r["n"] for r in measured])
         for key in ("seconds", "cpu_seconds"):
-            slope = float(np.polyfit(x, np.log([r[key] for r in rows]), 1)[0])
+            slope = float(np.polyfit(x, np.log([r[key] for r in measured]), 1)[0])
             print(f"log-log slope of {key} vs n: {slope:.3f}")
             rows.append({"slope_" + key: slope})
     return rows
@@ -109,8 +110,8 @@ def sparse_graph(n: int, seed: int = 0):
     return g
 
 
-def memory_child(n: int, embed_dim: int, blocked: bool, num_blocks: int | None = None):
-    torch.set_num_threads(2)
+def memory_child(n: int, embed_dim: int, blocked: bool, num_blocks: int | None = None, threads: int = 2):
+    torch.set_num_threads(threads)
     from gnnkit.generative.bigg import BiGG
 
     torch.manual_seed(0)
@@ -132,11 +133,11 @@ def memory_child(n: int, embed_dim: int, blocked: bool, num_blocks: int | None =
                       "load_average": os.getloadavg()[0]}))
 
 
-def measure_memory(n, embed_dim, num_blocks=0, modes=(False, True)):
+def measure_memory(n, embed_dim, num_blocks=0, modes=(False, True), threads=2):
     out = []
     for blocked in modes:
         proc = subprocess.run([sys.executable, __file__, "--memory-child", str(n), str(embed_dim), str(int(blocked)),
-                               str(num_blocks)],
+                               str(num_blocks), str(threads)],
                               capture_output=True, text=True)
         if proc.returncode != 0:
             print(proc.stderr[-2000:])
@@ -155,7 +156,8 @@ def measure_memory(n, embed_dim, num_blocks=0, modes=(False, True)):
 
 def main():
     if len(sys.argv) > 1 and sys.argv[1] == "--memory-child":
-        memory_child(int(sys.argv[2]), int(sys.argv[3]), bool(int(sys.argv[4])), int(sys.argv[5]) or None)
+        memory_child(int(sys.argv[2]), int(sys.argv[3]), bool(int(sys.argv[4])), int(sys.argv[5]) or None,
+                     int(sys.argv[6]))
         return
     parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     parser.add_argument("--sizes", type=int, nargs="*", default=[1000, 5000, 10000, 50000, 100000])
@@ -164,6 +166,7 @@ def main():
     parser.add_argument("--memory-embed", type=int, default=256)
     parser.add_argument("--memory-blocks", type=int, default=0, help="row blocks (0: ceil(sqrt(n)))")
     parser.add_argument("--memory-modes", default="full,blocked", help="which of full,blocked to run")
+    parser.add_argument("--memory-threads", type=int, default=2, help="torch threads of the memory runs")
     parser.add_argument("--out", default="bigg_scale.json")
     parser.add_argument("--merge", nargs="+", default=None, help="join the sampling rows of these result files")
     args = parser.parse_args()
@@ -172,15 +175,21 @@ def main():
         return
     torch.set_num_threads(2)
     result = {"load_average": os.getloadavg()}
+
+    def save():  # after each part, so a run cut short by its time limit keeps what it measured
+        tmp = args.out + ".tmp"
+        with open(tmp, "w") as fh:
+            json.dump(result, fh, indent=2)
+        os.replace(tmp, args.out)
+
     if args.sizes:
         result["sampling"] = time_sampling(args.sizes, args.embed)
+        save()
     if args.memory_nodes:
         modes = tuple(m == "blocked" for m in args.memory_modes.split(","))
-        result["memory"] = measure_memory(args.memory_nodes, args.memory_embed, args.memory_blocks, modes)
-    tmp = args.out + ".tmp"
-    with open(tmp, "w") as fh:
-        json.dump(result, fh, indent=2)
-    os.replace(tmp, args.out)
+        result["memory"] = measure_memory(args.memory_nodes, args.memory_embed, args.memory_blocks, modes,
+                                          args.memory_threads)
+        save()
 
 
 if __name__ == "__main__":
