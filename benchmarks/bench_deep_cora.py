@@ -49,7 +49,7 @@ class GCN2(torch.nn.Module):
 def build(name: str, depth: int, in_feats: int, num_classes: int, args) -> torch.nn.Module:
     if name == "GCN":
         return GCN2(in_feats, args.gcn_hidden, num_classes)
-    common = dict(dropout=args.dropout, input_dropout=args.input_dropout, norm=args.norm)
+    common = dict(dropout=args.dropout, input_dropout=args.input_dropout, norm=args.norm, encoder=args.ends, decoder=args.ends)
     if name == "ResGCN":
         return ResGCN(in_feats, args.hidden, num_classes, depth, **common)
     if name == "ResPlusGCN":  # res+ (pre-activation) blocks around the GCN convolution
@@ -110,6 +110,7 @@ def main() -> None:
     parser.add_argument("--msg-norm", action="store_true")
     parser.add_argument("--weight-decay", type=float, default=5e-4)
     parser.add_argument("--seeds", default="0,1,2")
+    parser.add_argument("--ends", default="conv", choices=["conv", "linear"], help="encoder and decoder of the deep models: graph convolutions or Linear layers")
     parser.add_argument("--drop-edge", type=float, default=0.0, help="DropEdge rate for the deep models while training (0: off)")
     parser.add_argument("--no-baseline", action="store_true", help="skip the 2-layer GCN (e.g. when runs are split)")
     parser.add_argument("--no-plot", action="store_true")

@@ -11,6 +11,7 @@ from gnnkit.nn.conv.mr_conv import MRConv
 from gnnkit.nn.deep import (
     DEQGNN,
     DeeperGCN,
+    DeepGCN,
     DeepGCNLayer,
     DenseGCN,
     DilatedKNNGraph,
@@ -163,6 +164,27 @@ def test_deep_models_fit_a_small_task(model_cls):
         assert losses[-1] < 0.9 * losses[0]
     else:
         assert (model(g, x).argmax(1) == y).float().mean() >= 0.9
+
+
+@pytest.mark.parametrize("block", ["res", "res+", "plain", "dense"])
+def test_conv_encoder_and_decoder_match_explicit_composition(block):
+    """encoder='conv' / decoder='conv': the ends are graph convolutions, y = dec(g, blocks(g, enc(g, x)))."""
+    g, _, _ = _graph(num_nodes=15, num_edges=50)
+    x = torch.randn(15, 5, dtype=torch.float64)
+    torch.manual_seed(0)
+    model = DeepGCN(5, 6, 3, depth=3, block=block, conv="gcn", norm="layer", encoder="conv", decoder="conv").double().eval()
+    assert isinstance(model.encoder, GCNLayer) and isinstance(model.decoder, GCNLayer)
+    h = model.encoder(g, x)
+    layers = list(model.layers)
+    if block == "res+":
+        h = layers.pop(0).conv(g, h)
+    for layer in layers:
+        h = layer(g, h)
+    if block == "res+":
+        h = torch.relu(model.final_norm(h))
+    torch.testing.assert_close(model(g, x), model.decoder(g, h), rtol=0, atol=0)
+    with pytest.raises(ValueError, match="decoder"):
+        DeepGCN(5, 6, 3, depth=2, decoder="mlp")
 
 
 def test_dense_gcn_grows_channels():
