@@ -39,8 +39,19 @@ BATCH = 1024
 # the plain vectorised PyTorch sampler (the baseline)
 
 
-def plain_sample(indptr, indices, perm, seeds, fanouts):
-    """Per layer: all candidate in-edges, random keys, one sort, keep rank < k, torch.unique."""
+def plain_sample(indptr, indices, perm, seeds, fanouts, threads=1):
+    """Per layer: all candidate in-edges, random keys, one sort, keep rank < k, torch.unique.
+    Runs with ``threads`` intra-op threads (1 by default, like gnnkit's sampler: on a shared
+    2-core machine two-thread regions stall whenever the other core is busy)."""
+    previous = torch.get_num_threads()
+    torch.set_num_threads(threads)
+    try:
+        return _plain_sample(indptr, indices, perm, seeds, fanouts)
+    finally:
+        torch.set_num_threads(previous)
+
+
+def _plain_sample(indptr, indices, perm, seeds, fanouts):
     blocks = []
     dst_nodes = seeds
     for k in reversed(fanouts):

@@ -24,6 +24,53 @@ def _identity(batch):
     return batch
 
 
+_HUGE_PAGE = 2 << 20
+_madvise = None
+
+
+def _advise_huge_pages(out: torch.Tensor) -> None:
+    """Asks Linux to back the (not yet touched) memory of ``out`` with 2 MB pages.
+
+    A batch's input features are tens of MB, allocated fresh for every batch (glibc maps
+    allocations above 32 MB straight from the kernel), so with 4 KB pages the copy spends
+    more time in page faults than copying: measured 28 ms -> 18 ms for 90k x 100 floats.
+    Anywhere this is unavailable (not Linux, no libc) it silently does nothing."""
+    global _madvise
+    if _madvise is None:
+        _madvise = False
+        try:
+            import ctypes
+            import sys
+
+            if sys.platform.startswith("linux"):
+                libc = ctypes.CDLL(None, use_errno=True)
+                libc.madvise.argtypes = [ctypes.c_void_p, ctypes.c_size_t, ctypes.c_int]
+                _madvise = libc.madvise
+        except (OSError, AttributeError):
+            _madvise = False
+    if not _madvise:
+        return
+    start = out.data_ptr()
+    first = -(-start // _HUGE_PAGE) * _HUGE_PAGE
+    last = (start + out.numel() * out.element_size()) // _HUGE_PAGE * _HUGE_PAGE
+    if last > first:
+        _madvise(first, last - first, 14)  # MADV_HUGEPAGE; only a hint, the result is ignored
+
+
+def _gather_rows(source: torch.Tensor, ids: torch.Tensor) -> torch.Tensor:
+    """``source[ids]`` along dim 0, written straight into shared memory inside a DataLoader
+    worker (so handing it to the main process copies nothing) and into huge pages when large."""
+    if source.requires_grad:  # out= does not record autograd (e.g. learnable node embeddings)
+        return source.index_select(0, ids)
+    out = torch.empty((ids.numel(),) + tuple(source.shape[1:]), dtype=source.dtype, device=source.device)
+    if source.device.type == "cpu":
+        if torch.utils.data.get_worker_info() is not None:
+            out.share_memory_()
+        elif out.numel() * out.element_size() >= 4 * _HUGE_PAGE:
+            _advise_huge_pages(out)
+    return torch.index_select(source, 0, ids, out=out)
+
+
 class _BatchOrder:
     """Yields the seed batches of one epoch; a new shuffle every time it is iterated."""
 
@@ -157,11 +204,11 @@ class DataLoader:
 
     def _gather_nodes(self, frame, ids: torch.Tensor) -> None:
         for key in self.node_feats:
-            frame[key] = self.g.ndata[key].index_select(0, ids)
+            frame[key] = _gather_rows(self.g.ndata[key], ids)
 
     def _gather_edges(self, frame, ids: torch.Tensor) -> None:
         for key in self.edge_feats:
-            frame[key] = self.g.edata[key].index_select(0, ids)
+            frame[key] = _gather_rows(self.g.edata[key], ids)
 
     def _attach_blocks(self, blocks: list) -> None:
         self._gather_nodes(blocks[0].srcdata, blocks[0].srcdata[NID])
