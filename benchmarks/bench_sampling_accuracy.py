@@ -138,14 +138,14 @@ def sbm_sampled_one_epoch(num_nodes, seed=0):
     opt = torch.optim.Adam(model.parameters(), lr=0.01)
     sampler = NeighborSampler([15, 10])
     loader = DataLoader(g, train, sampler, batch_size=1024, shuffle=True, node_feats=["feat", "label"])
-    t = time.perf_counter()
+    t, cpu = time.perf_counter(), time.process_time()
     model.train()
     for _, _, blocks in loader:
         loss = F.cross_entropy(model(blocks, blocks[0].srcdata["feat"]), blocks[-1].dstdata["label"])
         opt.zero_grad()
         loss.backward()
         opt.step()
-    train_seconds = time.perf_counter() - t
+    train_seconds, train_cpu_seconds = time.perf_counter() - t, time.process_time() - cpu
     model.eval()
     test_ids = torch.nonzero(test).squeeze(1)[:50_000]
     correct = 0
@@ -153,7 +153,10 @@ def sbm_sampled_one_epoch(num_nodes, seed=0):
         for _, out_nodes, blocks in DataLoader(g, test_ids, sampler, batch_size=4096, node_feats=["feat", "label"]):
             correct += int((model(blocks, blocks[0].srcdata["feat"]).argmax(1) == blocks[-1].dstdata["label"]).sum())
     peak_mb = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024
-    print(json.dumps({"test_acc": correct / test_ids.numel(), "epoch_seconds": train_seconds, "peak_rss_mb": peak_mb, "batches": len(loader)}))
+    print(json.dumps({
+        "test_acc": correct / test_ids.numel(), "epoch_seconds": train_seconds, "epoch_cpu_seconds": train_cpu_seconds,
+        "peak_rss_mb": peak_mb, "batches": len(loader), "nodes": g.num_nodes(), "edges": g.num_edges(), "loadavg": os.getloadavg(),
+    }))
 
 
 def part_sbm(args, results):
@@ -190,12 +193,14 @@ def main():
         return
     torch.set_num_threads(args.threads)
     os.environ["GNNKIT_BENCH_THREADS"] = str(args.threads)  # for the child processes
-    results = {"threads": args.threads}
+    results = {"threads": args.threads, "loadavg_start": os.getloadavg()}
     parts = args.parts.split(",")
     if "planetoid" in parts:
         part_planetoid(args, results)
+    results["loadavg_after_planetoid"] = os.getloadavg()
     if "sbm" in parts:
         part_sbm(args, results)
+    results["loadavg_end"] = os.getloadavg()
     os.makedirs(os.path.dirname(os.path.abspath(args.out)), exist_ok=True)
     fd, tmp = tempfile.mkstemp(dir=os.path.dirname(os.path.abspath(args.out)), suffix=".tmp")
     with os.fdopen(fd, "w") as f:

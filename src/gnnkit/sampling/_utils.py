@@ -161,16 +161,19 @@ def has_repeats(g: Graph, nodes: torch.Tensor) -> bool:
     return bool((scratch.index_select(0, nodes) != position).any())
 
 
-def gather_in_edges(g: Graph, positions: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor]:
+def gather_in_edges(g: Graph, positions: torch.Tensor, packed: bool = True) -> tuple[torch.Tensor, torch.Tensor]:
     """``(source id, edge id)`` of the in-CSR non-zeros at ``positions``.
 
     Sampling is bound by the cache misses of these two random gathers. When ids fit in 32
     bits a per-graph copy of the CSR packs both into one int64 (source low, edge id high),
     so one gather brings both in with half the misses. The copy (8 bytes per edge) is built
-    on first use and dropped with the graph's structure."""
+    on first use and dropped with the graph's structure; ``packed=False`` (used for runs of
+    whole rows, which are cache-friendly anyway) neither builds nor uses it."""
     view = g.sparse.in_csr()
     if view.perm is None:
         return view.indices.index_select(0, positions), positions
+    if not packed and _packed_csr.get(g) is None:
+        return view.indices.index_select(0, positions), view.perm.index_select(0, positions)
     held = _packed_csr.get(g)
     if held is None or held[0] is not view:
         packed = None

@@ -165,7 +165,7 @@ def _sample(g, nodes, fanout, replace, prob, exclude_eids, generator):
             slot_start = torch.cumsum(counts, 0) - counts
             slots = (slot_start.index_select(0, partial).unsqueeze(1) + torch.arange(fanout, device=nodes.device)).view(-1)
             pos.index_copy_(0, slots, (starts.index_select(0, partial).unsqueeze(1) + chosen).view(-1))
-    src, eid = gather_in_edges(g, pos)
+    src, eid = gather_in_edges(g, pos, packed=fanout != -1)
     return src, dst, eid
 
 
