@@ -284,7 +284,8 @@ def main():
         shuffled = train_ids[torch.randperm(train_ids.numel())]
         for seeds in torch.split(shuffled, BATCH):
             input_nodes, output_nodes, blocks = plain_sample(view.indptr, view.indices, perm, seeds, FANOUTS)
-            yield g.ndata["feat"][input_nodes], g.ndata["label"][output_nodes], blocks
+            # index_select, not x[ids]: advanced indexing is ~3x slower here and would handicap the baseline.
+            yield g.ndata["feat"].index_select(0, input_nodes), g.ndata["label"].index_select(0, output_nodes), blocks
 
     model = SAGE(args.feat, args.hidden, num_classes)
     opt = torch.optim.Adam(model.parameters(), lr=1e-3)
