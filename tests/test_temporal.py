@@ -273,3 +273,32 @@ def test_dynamic_signal_per_step_operators_and_split():
     assert len(train) == 2 and len(test) == 1 and test[0].ops.graph.num_edges() == 2
     with pytest.raises(ValueError, match="step counts differ"):
         T.DynamicGraphTemporalSignal(edges, None, torch.randn(2, 3, 2), torch.randn(3, 3))
+
+
+def test_cached_forward_aggregates_each_tensor_once(monkeypatch):
+    """Counts sparse products: the cached encoder-decoder aggregates each hidden state once
+    (shared by the gates, by the layer above and by the decoder's first step), the naive one
+    once per gate."""
+    import gnnkit.temporal.conv.cheb as cheb_module
+
+    calls = []
+    real = cheb_module.propagate
+    monkeypatch.setattr(cheb_module, "propagate", lambda op, x: calls.append(x.shape) or real(op, x))
+    torch.manual_seed(0)
+    model = T.GCRN(2, 1, 6, num_layers=2, cell="lstm", K=2)
+    ops, _ = _random_ops()
+    series = torch.randn(9, 9, 2)
+    ids = torch.arange(3)[:, None] + torch.arange(5)[None]
+    counts = {}
+    for caching in (True, False):
+        model.set_caching(caching)
+        calls.clear()
+        model(ops, series[ids], 4, snapshot_ids=ids if caching else None)
+        counts[caching] = len(calls)
+    # Cached: 1 fused product for the 7 input snapshots; encoder layer 0: h_0..h_4 (h_4 also
+    # feeds layer 1 and nothing is done for the zero state); layer 1: h_0..h_4 (h_4 for the
+    # decoder); decoder, 4 steps: the fed-back input, layer 0's h (shared with layer 1) and
+    # layer 1's h except after the last step.
+    assert counts[True] == 1 + 5 + 5 + (4 * 3 - 1)
+    # Naive: 8 convs (4 gates x {input, hidden}) per cell step, 2 x (5 + 4) cell steps.
+    assert counts[False] == 8 * 18
