@@ -203,6 +203,37 @@ def test_dataloader_with_worker_processes_matches_structure():
     assert torch.equal(torch.cat(outs), torch.arange(200))
 
 
+def test_dataloader_prefetch_thread_matches_in_process_batches():
+    g = random_graph(200, 1500, seed=4)
+    g.ndata["feat"] = torch.randn(200, 3)
+    # A large feature table exercises the huge-page path of the feature gather too.
+    g.ndata["big"] = torch.randn(200, 1, 1).expand(200, 1, 40_000).contiguous()
+
+    def batches(**kwargs):
+        loader = DataLoader(g, torch.arange(200), NeighborSampler([3, 3], generator=torch.Generator().manual_seed(7)), batch_size=40, **kwargs)
+        return [(inp, out, blocks) for inp, out, blocks in loader]
+
+    plain, threaded = batches(), batches(use_prefetch_thread=True, prefetch_factor=3)
+    assert len(plain) == len(threaded) == 5
+    for (inp_a, out_a, blocks_a), (inp_b, out_b, blocks_b) in zip(plain, threaded):
+        assert torch.equal(inp_a, inp_b) and torch.equal(out_a, out_b)
+        assert torch.equal(blocks_b[0].srcdata["feat"], g.ndata["feat"][inp_b])
+        assert torch.equal(blocks_b[0].srcdata["big"], g.ndata["big"][inp_b])
+        for a, b in zip(blocks_a, blocks_b):
+            assert torch.equal(a.edata[gk.EID], b.edata[gk.EID])
+    # Leaving early stops the producer; an error in the sampler reaches the consumer.
+    loader = DataLoader(g, torch.arange(200), NeighborSampler([3]), batch_size=10, use_prefetch_thread=True)
+    for _ in loader:
+        break
+
+    class Broken:
+        def sample(self, g, seeds):
+            raise RuntimeError("sampler broke")
+
+    with pytest.raises(RuntimeError, match="sampler broke"):
+        list(DataLoader(g, torch.arange(200), Broken(), batch_size=10, use_prefetch_thread=True))
+
+
 def test_metis_partition_and_reordering():
     # Two dense communities joined by one edge: METIS must separate them.
     a = torch.combinations(torch.arange(10)).T

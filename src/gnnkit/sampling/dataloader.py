@@ -6,10 +6,15 @@ attached to the result: for a list of blocks to ``blocks[0].srcdata`` (inputs) a
 ``blocks[-1].dstdata`` (outputs, e.g. labels), plus ``edata`` of every block; for a subgraph to
 its ``ndata``/``edata``. With ``num_workers > 0`` sampling and slicing run in worker processes
 (PyTorch's DataLoader machinery), prefetching ``prefetch_factor`` batches per worker while the
-model trains.
+model trains. With ``use_prefetch_thread=True`` (and no workers) one background thread of the
+same process builds the next ``prefetch_factor`` batches instead: no fork, no copy of the
+batch between processes, and the gathers it runs release the GIL.
 """
 
 from __future__ import annotations
+
+import queue
+import threading
 
 import torch
 import torch.utils.data
@@ -18,6 +23,9 @@ from ..graph import EID, NID, Graph
 from ._utils import check_graph
 
 __all__ = ["DataLoader"]
+
+
+_END_OF_EPOCH = object()
 
 
 def _identity(batch):
@@ -133,6 +141,7 @@ class DataLoader:
         persistent_workers: bool = False,
         prefetch_factor: int = 2,
         generator: torch.Generator | None = None,
+        use_prefetch_thread: bool = False,
     ):
         check_graph(g, "DataLoader: g")
         if not hasattr(graph_sampler, "sample"):
@@ -160,6 +169,12 @@ class DataLoader:
             if key not in g.edata:
                 raise KeyError(f"DataLoader: edge_feats names {key!r}, which g.edata does not have ({list(g.edata)})")
         self.device = None if device is None else torch.device(device)
+        if not isinstance(use_prefetch_thread, bool):
+            raise TypeError(f"DataLoader: use_prefetch_thread must be a bool, got {type(use_prefetch_thread).__name__}")
+        if isinstance(prefetch_factor, bool) or not isinstance(prefetch_factor, int) or prefetch_factor < 1:
+            raise ValueError(f"DataLoader: prefetch_factor must be a positive int, got {prefetch_factor!r}")
+        self.use_prefetch_thread = use_prefetch_thread and num_workers == 0
+        self.prefetch_factor = prefetch_factor
         # One-off preparation (e.g. GraphSAINT's normalisation) in the main process, so the
         # workers inherit it instead of each redoing it.
         prepare = getattr(graph_sampler, "prepare", None)
@@ -186,8 +201,49 @@ class DataLoader:
             for batch in self._torch_loader:
                 yield self._to_device(batch)
             return
+        if self.use_prefetch_thread:
+            yield from self._iter_prefetch_thread()
+            return
         for seeds in self._order:
             yield self._to_device(self.collate(seeds))
+
+    def _iter_prefetch_thread(self):
+        """Batches built by a background thread, at most ``prefetch_factor`` ahead."""
+        ready: queue.Queue = queue.Queue(maxsize=self.prefetch_factor)
+        stop = threading.Event()
+
+        def offer(item) -> bool:
+            while not stop.is_set():
+                try:
+                    ready.put(item, timeout=0.05)
+                    return True
+                except queue.Full:
+                    continue
+            return False
+
+        def produce():
+            try:
+                for seeds in self._order:
+                    if not offer((self.collate(seeds), None)):
+                        return
+            except BaseException as err:  # noqa: BLE001 - re-raised in the consuming thread
+                offer((None, err))
+                return
+            offer((_END_OF_EPOCH, None))
+
+        producer = threading.Thread(target=produce, name="gnnkit-prefetch", daemon=True)
+        producer.start()
+        try:
+            while True:
+                batch, err = ready.get()
+                if err is not None:
+                    raise err
+                if batch is _END_OF_EPOCH:
+                    return
+                yield self._to_device(batch)
+        finally:
+            stop.set()  # the consumer left early (break, exception): let the producer exit
+            producer.join()
 
     # -- batch assembly ---------------------------------------------------------------------------
 
