@@ -10,8 +10,10 @@ head layer is still evaluated, so the cost per decision is that of a trained mod
 Memory: one training step (forward + backward) on one 50k-node sparse graph, each mode in its own
 subprocess, peak RSS (ru_maxrss) minus the RSS before the step.
 
-    python benchmarks/bench_bigg_scale.py --sizes 1000 5000 10000 --memory-nodes 0
-    python benchmarks/bench_bigg_scale.py --sizes --memory-nodes 50000 --memory-embed 8 --memory-blocks 16
+    python benchmarks/bench_bigg_scale.py --sizes 1000 5000 10000 50000 --memory-nodes 0 --out a.json
+    python benchmarks/bench_bigg_scale.py --sizes 100000 --memory-nodes 0 --out b.json
+    python benchmarks/bench_bigg_scale.py --merge a.json b.json --out scale.json   # slope over all sizes
+    python benchmarks/bench_bigg_scale.py --sizes --memory-nodes 50000 --memory-embed 16 --memory-threads 1
 
 (the full-memory mode at embed 256 on a 50k-node graph needs tens of GB: about 930k internal
 tree nodes; the RSS increase scales linearly with embed_dim).
