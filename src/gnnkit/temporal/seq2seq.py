@@ -9,8 +9,7 @@ Caching (``caching = True``, all cells split convs) runs :meth:`GraphSeq2Seq._fo
 * the first encoder layer's input aggregation comes from a :class:`CacheStore` keyed by
   ``("encoder.0", snapshot id)`` when ``snapshot_ids`` are given (overlapping windows reuse it);
   otherwise all ``T`` steps of the window are aggregated in one fused ``msg_pass``
-  (``fuse_time_steps``, on by default); either way the input's share of the gates is then one
-  GEMM over the whole window;
+  (``fuse_time_steps``, on by default);
 * every hidden state is aggregated once: the aggregation of layer ``l``'s ``h_t`` feeds layer
   ``l``'s gates at step ``t + 1`` and, as its input, layer ``l + 1``'s gates at step ``t`` (and
   the decoder's first step takes the encoder's last one), whenever the two convs aggregate alike
@@ -158,9 +157,10 @@ class GraphSeq2Seq(nn.Module):
         seq = x.permute(1, 2, 0, 3)  # [T, N, B, F]
         first = self.encoder[0]
         if self.fuse_time_steps or snapshot_ids is not None:
-            # unbind, not indexing: its backward is one stack, not T zero-filled window buffers.
-            window = first.input_gates(self._input_aggregations(0, first, ops, seq, snapshot_ids))  # parts [T, N, B, *]
-            inputs = [{"x_gates": parts} for parts in zip(*(part.unbind(0) for part in window))]
+            # [T, N, B, S*F], one fused product (or store lookup) for the whole window. Each step
+            # sums its slice's gate term with the hidden one inside one in-place GEMM chain.
+            window = self._input_aggregations(0, first, ops, seq, snapshot_ids)
+            inputs = [{"x_agg": agg} for agg in window.unbind(0)]
         else:
             inputs = [{"x_agg": first.msg_pass_input(ops, seq[t])} for t in range(T)]
 

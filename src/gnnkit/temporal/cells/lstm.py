@@ -99,15 +99,17 @@ class GraphLSTMCell(nn.Module):
             # One aggregation of h for the four gates, summed with the input term inside the GEMM.
             agg = h_agg.reshape(pre.shape[0], -1)
             pre = pre.addmm_(agg, self.conv_h.weight.t()) if x_gates is None else torch.addmm(pre, agg, self.conv_h.weight.t())
-        # unbind of a [rows, 4, H] view: its backward is one stack, not a zero-filled buffer per gate
-        gi, gf, gc, go = pre.view(-1, 4, H).unbind(1)
+        # split of the [rows, 4, H] view (gate order i, f, c, o): its backward is one cat, not a
+        # zero-filled buffer per gate
+        gif, gc, go = pre.view(-1, 4, H).split([2, 1, 1], dim=1)
+        gc, go = gc.squeeze(1), go.squeeze(1)
         peep = self.peephole
         if state is None:  # zero cell state: the forget gate and the i/f peepholes have nothing to act on
-            c_new = torch.sigmoid(gi) * torch.tanh(gc)
+            c_new = torch.sigmoid(gif[:, 0]) * torch.tanh(gc)
         else:
             c = c.reshape(-1, H)
-            i = torch.addcmul(gi, c, peep[0]).sigmoid_()
-            f = torch.addcmul(gf, c, peep[1]).sigmoid_()
+            # i and f together: one addcmul and one sigmoid over [rows, 2, H]
+            i, f = torch.addcmul(gif, c.unsqueeze(1), peep[:2]).sigmoid_().unbind(1)
             c_new = torch.addcmul(f * c, i, torch.tanh(gc))
         o = torch.addcmul(go, c_new, peep[2]).sigmoid_()
         return (o * torch.tanh(c_new)).view(*rows, H), c_new.view(*rows, H)
