@@ -120,7 +120,7 @@ def main() -> None:
     torch.set_num_threads(2)
     if args.merge:
         parts = [json.loads(Path(p).read_text()) for p in args.merge]
-        merged = {"parts": [{k: v for k, v in part.items() if k != "results"} for part in parts], "results": {k: v for part in parts for k, v in part["results"].items()}}
+        merged = {"parts": [{k: v for k, v in part.items() if k != "results"} for part in parts], "results": merge_seeds(parts)}
         write(merged, Path(args.out), plot_curves=True)
         return
 
@@ -130,7 +130,7 @@ def main() -> None:
     masks = (g.ndata["train_mask"], g.ndata["val_mask"], g.ndata["test_mask"])
     num_classes = int(label.max()) + 1
     seeds = [int(v) for v in args.seeds.split(",")]
-    runs = ([] if args.no_baseline else [("GCN", 2)]) + [(m, int(d)) for d in args.depths.split(",") for m in args.models.split(",")]
+    runs = ([] if args.no_baseline else [("GCN", 2)]) + [(m, int(d)) for d in args.depths.split(",") for m in args.models.split(",") if m]
     results = {}
     print(f"load average at start {os.getloadavg()}", flush=True)
     print(f"{'model':>10} {'depth':>5} {'seed':>4} {'val':>6} {'test':>6} {'best ep':>7} {'epochs':>6} {'cpu s':>7}")
@@ -155,6 +155,27 @@ def main() -> None:
         print(f"{name:>10} {depth:>5} mean val {vals.mean():.3f} test {tests.mean():.3f} +- {results[f'{name}-{depth}']['test_std']:.3f} over seeds {seeds}", flush=True)
     config = {k: v for k, v in vars(args).items() if k not in ("merge", "root", "out")}
     write({"config": config, "results": results}, Path(args.out), plot_curves=not args.no_plot)
+
+
+def merge_seeds(parts: list[dict]) -> dict:
+    """Results of several runs by model; a model run with different seeds in several parts (same
+    configuration) gets its seeds pooled and its means recomputed."""
+    results: dict = {}
+    for part in parts:
+        for key, res in part["results"].items():
+            if key not in results:
+                results[key] = dict(res, per_seed=list(res["per_seed"]))
+                continue
+            pooled = results[key]
+            known = {r["seed"] for r in pooled["per_seed"]}
+            pooled["per_seed"] += [r for r in res["per_seed"] if r["seed"] not in known]
+    for res in results.values():
+        tests = torch.tensor([r["test"] for r in res["per_seed"]])
+        res["seeds"] = [r["seed"] for r in res["per_seed"]]
+        res["val"] = float(torch.tensor([r["val"] for r in res["per_seed"]]).mean())
+        res["test"] = float(tests.mean())
+        res["test_std"] = float(tests.std()) if len(tests) > 1 else 0.0
+    return results
 
 
 def write(payload: dict, out: Path, plot_curves: bool = True) -> None:
