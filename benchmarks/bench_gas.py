@@ -115,6 +115,7 @@ def part_planetoid(args, results):
                 f"(gap {100 * (statistics.mean(full) - statistics.mean(gas)):.2f} points); "
                 f"staleness epoch 1/10/last: {st[0]:.3f}/{st[min(9, len(st) - 1)]:.3f}/{st[-1]:.3f}"
             )
+            args.save()
 
 
 # ---------------------------------------------------------------------------------------------
@@ -225,6 +226,8 @@ def part_big(args, results):
             print(f"{mode} ({dtype}) failed: {proc.stderr[-800:]}")
             continue
         runs[f"{mode}_{dtype}"] = json.loads(proc.stdout.strip().splitlines()[-1])
+        results["big"] = {"nodes": args.big_nodes, "runs": runs}
+        args.save()
     results["big"] = {"nodes": args.big_nodes, "layers": 4, "hidden": args.hidden, "num_parts": args.big_parts, "clusters_per_batch": args.big_clusters_per_batch, "runs": runs}
     full = runs.get("full_float32", {})
     for key, run in runs.items():
@@ -264,6 +267,15 @@ def main():
     torch.set_num_threads(args.threads)
     os.environ["GNNKIT_BENCH_THREADS"] = str(args.threads)  # for the child processes
     results = {"threads": args.threads, "loadavg_start": os.getloadavg()}
+
+    def save():  # after every finished piece, so a run cut short by its time limit keeps them
+        os.makedirs(os.path.dirname(os.path.abspath(args.out)), exist_ok=True)
+        fd, tmp = tempfile.mkstemp(dir=os.path.dirname(os.path.abspath(args.out)), suffix=".tmp")
+        with os.fdopen(fd, "w") as f:
+            json.dump(results, f, indent=2)
+        os.replace(tmp, args.out)
+
+    args.save = save
     parts = args.parts.split(",")
     if "planetoid" in parts:
         part_planetoid(args, results)
@@ -271,11 +283,7 @@ def main():
     if "big" in parts:
         part_big(args, results)
     results["loadavg_end"] = os.getloadavg()
-    os.makedirs(os.path.dirname(os.path.abspath(args.out)), exist_ok=True)
-    fd, tmp = tempfile.mkstemp(dir=os.path.dirname(os.path.abspath(args.out)), suffix=".tmp")
-    with os.fdopen(fd, "w") as f:
-        json.dump(results, f, indent=2)
-    os.replace(tmp, args.out)
+    save()
 
 
 if __name__ == "__main__":
