@@ -91,7 +91,7 @@ def planetoid_run(g, num_classes, gas, seed, epochs, num_parts, clusters_per_bat
 
 def part_planetoid(args, results):
     configs = [tuple(int(v) for v in c.split(":")) for c in args.planetoid_configs.split(",")]
-    for name in ("Cora", "CiteSeer"):
+    for name in args.datasets.split(","):
         ds = read_planetoid(DATASETS / name, name)
         g = prepare(ds.graph)
         full = [planetoid_run(g, ds.num_classes, False, s, args.epochs, 0, 0)[0] for s in range(args.seeds)]
@@ -272,6 +272,7 @@ def main():
     parser.add_argument("--parts", default="planetoid,big")
     parser.add_argument("--seeds", type=int, default=3)
     parser.add_argument("--epochs", type=int, default=150)
+    parser.add_argument("--datasets", default="Cora,CiteSeer")
     parser.add_argument("--planetoid-configs", default="40:10,40:20", help="GAS configs num_parts:clusters_per_batch, comma-separated")
     parser.add_argument("--big-nodes", type=int, default=2_000_000)
     parser.add_argument("--big-parts", type=int, default=200)
