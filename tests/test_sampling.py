@@ -33,6 +33,26 @@ def edge_multiset(src, dst, eid):
     return sorted(zip(src.tolist(), dst.tolist(), eid.tolist()))
 
 
+def assert_exact_sample(g, b, fanout, replace):
+    """Block ``b`` holds original edges of ``g`` only, its destinations first among distinct
+    sources, the fanout rule per destination, and no source that no edge reaches."""
+    src_ids, dst_ids = b.srcdata[gk.NID], b.dstdata[gk.NID]
+    assert torch.equal(src_ids[: b.num_dst_nodes()], dst_ids)
+    assert torch.unique(src_ids).numel() == src_ids.numel()
+    lsrc, ldst = b.edges()
+    eid = b.edata[gk.EID]
+    osrc, odst = g.find_edges(eid)
+    assert torch.equal(src_ids[lsrc], osrc) and torch.equal(dst_ids[ldst], odst)
+    in_deg = g.in_degrees(dst_ids)
+    expected = torch.where(in_deg > 0, fanout, 0) if replace else in_deg.clamp(max=fanout)
+    assert torch.equal(torch.bincount(ldst, minlength=b.num_dst_nodes()), expected)
+    if not replace:
+        assert torch.unique(eid).numel() == eid.numel()
+    used = torch.zeros(b.num_src_nodes(), dtype=torch.bool)
+    used[lsrc] = True
+    assert bool(used[b.num_dst_nodes():].all())
+
+
 @pytest.mark.parametrize("replace", [False, True])
 def test_blocks_hold_exactly_the_sampled_edges(replace):
     g = random_graph()
@@ -44,27 +64,7 @@ def test_blocks_hold_exactly_the_sampled_edges(replace):
     assert torch.equal(blocks[0].srcdata[gk.NID], input_nodes)
     for layer, b in enumerate(blocks):
         assert b.is_block
-        src_ids, dst_ids = b.srcdata[gk.NID], b.dstdata[gk.NID]
-        # Destinations first among sources, all distinct.
-        assert torch.equal(src_ids[: b.num_dst_nodes()], dst_ids)
-        assert torch.unique(src_ids).numel() == src_ids.numel()
-        # Every block edge is the original edge it claims to be.
-        lsrc, ldst = b.edges()
-        eid = b.edata[gk.EID]
-        osrc, odst = g.find_edges(eid)
-        assert torch.equal(src_ids[lsrc], osrc) and torch.equal(dst_ids[ldst], odst)
-        # Per-destination counts follow the fanout rule; no repeats without replacement.
-        in_deg = g.in_degrees(dst_ids)
-        got = torch.bincount(ldst, minlength=b.num_dst_nodes())
-        k = fanouts[layer]
-        expected = torch.where(in_deg > 0, k, 0) if replace else in_deg.clamp(max=k)
-        assert torch.equal(got, expected)
-        if not replace:
-            assert torch.unique(eid).numel() == eid.numel()
-        # Every non-destination source is reached by some edge.
-        used = torch.zeros(b.num_src_nodes(), dtype=torch.bool)
-        used[lsrc] = True
-        assert bool(used[b.num_dst_nodes():].all())
+        assert_exact_sample(g, b, fanouts[layer], replace)
     assert torch.equal(blocks[0].dstdata[gk.NID], blocks[1].srcdata[gk.NID])
 
 
@@ -102,18 +102,7 @@ def test_mixed_rows_and_repeated_batches_stay_exact():
         seeds = torch.cat([torch.tensor([0]), order[i * 30:(i + 1) * 30][order[i * 30:(i + 1) * 30] != 0]])
         input_nodes, _, blocks = sampler.sample(g, seeds)
         for b, k in zip(blocks, [6, 5]):
-            src_ids, dst_ids = b.srcdata[gk.NID], b.dstdata[gk.NID]
-            assert torch.equal(src_ids[: b.num_dst_nodes()], dst_ids)
-            assert torch.unique(src_ids).numel() == src_ids.numel()
-            lsrc, ldst = b.edges()
-            eid = b.edata[gk.EID]
-            osrc, odst = g.find_edges(eid)
-            assert torch.equal(src_ids[lsrc], osrc) and torch.equal(dst_ids[ldst], odst)
-            assert torch.unique(eid).numel() == eid.numel()
-            assert torch.equal(torch.bincount(ldst, minlength=b.num_dst_nodes()), g.in_degrees(dst_ids).clamp(max=k))
-            used = torch.zeros(b.num_src_nodes(), dtype=torch.bool)
-            used[lsrc] = True
-            assert bool(used[b.num_dst_nodes():].all())
+            assert_exact_sample(g, b, k, replace=False)
         assert torch.equal(blocks[0].srcdata[gk.NID], input_nodes)
     with pytest.raises(ValueError, match="repeat"):
         sampler.sample(g, torch.tensor([4, 9, 4]))
