@@ -23,12 +23,6 @@ _MODELS = ("bigg", "graphrnn-s", "er")
 _KERNEL_CHOICES = ("both", "gaussian_tv", "gaussian_emd")
 
 
-
-
-
-
-
-
 def _labelled(text: str) -> tuple[str, str]:
     label, sep, value = text.partition("=")
     if not sep or not label or not value:

@@ -16,7 +16,7 @@ import types
 from pathlib import Path
 
 from . import UsageError
-from ._argtypes import non_negative_int as _non_negative_int, positive_int as _positive_int
+from ._argtypes import bounded_float as _number, non_negative_int as _non_negative_int, positive_int as _positive_int
 
 DEFAULT_DATASET = {"node": "KarateClub", "link": "KarateClub", "graph": "MUTAG"}
 DEFAULT_MODEL = {"node": "gcn", "link": "gcn", "graph": "gin"}
@@ -27,25 +27,6 @@ HEADLINE = {
     "link": ("test_auc", "test_hits@10", "test_hits@50", "test_hits@100", "test_acc", "val_auc", "best_epoch",
              "epoch_time_s", "peak_rss_mb"),
 }
-
-
-
-
-
-
-def _number(low: float, high: float, what: str, low_open: bool = False, high_open: bool = False):
-    def parse(text: str) -> float:
-        try:
-            value = float(text)
-        except ValueError:
-            raise argparse.ArgumentTypeError(f"expected {what}, got {text!r}") from None
-        too_low = value < low or (low_open and value == low)
-        too_high = value > high or (high_open and value == high)
-        if not math.isfinite(value) or too_low or too_high:
-            raise argparse.ArgumentTypeError(f"expected {what}, got {text!r}")
-        return value
-    parse.__name__ = what
-    return parse
 
 
 def _forecast_module():
