@@ -72,6 +72,13 @@ def main(argv=None) -> int:
     parser.add_argument("--embed-dim", type=int, default=256)
     parser.add_argument("--batch-size", type=int, default=32)
     parser.add_argument("--lr", type=float, default=1e-3)
+    parser.add_argument("--lr-schedule", choices=("constant", "cosine"), default="constant",
+                        help="cosine: decay to lr * --lr-final-factor over the BiGG budget")
+    parser.add_argument("--lr-final-factor", type=float, default=0.02)
+    parser.add_argument("--grad-clip", type=float, default=5.0, help="gradient-norm clipping of BiGG steps")
+    parser.add_argument("--validate-every", type=int, default=0,
+                        help="BiGG: keep the weights of the lowest loss on GRAN's validation split, "
+                             "measured every this many steps (0: keep the last weights)")
     parser.add_argument("--num-samples", type=int, default=64, help="generated graphs per method")
     parser.add_argument("--work-dir", default="runs/bench_generation", help="BiGG run folders (resumable)")
     parser.add_argument("--resume", action="store_true", help="continue BiGG runs already in --work-dir")
@@ -105,8 +112,12 @@ def main(argv=None) -> int:
             config = {"embed_dim": args.embed_dim}
             if args.node_order:
                 config["node_order"] = args.node_order
+            bigg_options = {"grad_clip": args.grad_clip, "lr_schedule": args.lr_schedule,
+                            "lr_final_factor": args.lr_final_factor}
+            if args.validate_every:
+                bigg_options.update(validate=True, validate_every=args.validate_every)
             options = dict(config=config, batch_size=args.batch_size, lr=args.lr,
-                           progress=False, root=args.data_root)
+                           progress=False, root=args.data_root, bigg_options=bigg_options)
             cpu0, wall0 = time.process_time(), time.perf_counter()
             if args.budget_clock == "wall":
                 P.train_model("bigg", data.name, run_dir, time_budget_s=args.bigg_budget, resume=args.resume, **options)
@@ -131,6 +142,9 @@ def main(argv=None) -> int:
             timing["bigg_steps"] = len(history)
             timing["bigg_first_loss"] = history[0]["loss"] if history else None
             timing["bigg_final_loss"] = history[-1]["loss"] if history else None
+            timing["bigg_best_step"] = history[-1].get("best_step") if history else None
+            timing["bigg_best_val_loss"] = history[-1].get("best_val_loss") if history else None
+            timing["bigg_options"] = bigg_options
             methods[P.METHOD_LABELS["bigg"]] = run_dir
         results[data.name] = P.compare_methods(data.name, methods, num_samples=args.num_samples, seed=args.seed,
                                                progress=False, data=data)

@@ -210,3 +210,39 @@ def test_train_bigg_learns_and_resumes_from_atomic_checkpoint(tmp_path):
     assert len(hist3) == 32
     with pytest.raises(ValueError, match="cpu_budget_s"):
         train_bigg(model2, graphs, cpu_budget_s=-1.0, progress=False)
+
+
+def test_train_bigg_cosine_schedule_and_best_validation_weights(tmp_path):
+    graphs = [nx.path_graph(n) for n in (6, 8, 10, 12)]
+    val = [nx.path_graph(9)]
+    model = BiGG(embed_dim=16)
+    ckpt = str(tmp_path / "bigg.pt")
+    hist = train_bigg(model, graphs, epochs=20, batch_size=4, lr=2e-2, checkpoint=ckpt, progress=False,
+                      lr_schedule="cosine", lr_final_factor=0.1, validation_graphs=val, validate_every=5)
+    lrs = [h["lr"] for h in hist]
+    # cosine from lr (step 0) down towards lr * 0.1 at the end, never increasing
+    assert lrs[0] == pytest.approx(2e-2) and all(b <= a + 1e-12 for a, b in zip(lrs, lrs[1:]))
+    assert lrs[-1] == pytest.approx(2e-2 * (0.1 + 0.9 * 0.5 * (1 + np.cos(np.pi * 19 / 20))))
+    validated = [h for h in hist if "val_loss" in h]
+    assert [h["step"] for h in validated] == [0, 5, 10, 15, 19]
+    best = min(validated, key=lambda h: h["val_loss"])
+    assert hist[-1]["best_step"] == best["step"]
+    # the returned model carries the best weights: its validation loss is the best one recorded
+    with torch.no_grad():
+        val_loss = -float(model.log_likelihood(val)) / 9
+    assert val_loss == pytest.approx(best["val_loss"], rel=1e-5)
+    # the checkpoint keeps the latest weights and the best ones; a resumed run that spikes keeps them
+    state = torch.load(ckpt, weights_only=False)
+    assert state["best"]["step"] == best["step"]
+    model2 = BiGG(embed_dim=16)
+    hist2 = train_bigg(model2, graphs, epochs=22, batch_size=4, lr=50.0, checkpoint=ckpt, resume=True,
+                       progress=False, validation_graphs=val, validate_every=1)
+    assert len(hist2) == 22 and "val_loss" in hist2[-1]
+    with torch.no_grad():
+        val_loss2 = -float(model2.log_likelihood(val)) / 9
+    assert val_loss2 == pytest.approx(min(h["val_loss"] for h in hist2 if "val_loss" in h), rel=1e-5)
+    assert val_loss2 <= best["val_loss"] + 1e-6
+    with pytest.raises(ValueError, match="lr_schedule"):
+        train_bigg(model2, graphs, epochs=1, lr_schedule="linear", progress=False)
+    with pytest.raises(ValueError, match="validate_every"):
+        train_bigg(model2, graphs, epochs=1, validate_every=0, progress=False)

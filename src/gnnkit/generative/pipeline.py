@@ -103,8 +103,13 @@ def train_model(kind: str, dataset: str, run_dir, *, config: dict | None = None,
                 time_budget_s: float | None = None, batch_size: int | None = None, lr: float | None = None,
                 resume: bool = False, cpu_budget_s: float | None = None, progress: bool = True, root=None,
                 shuffle_seed: int | None = None,
-                device: str = "cpu") -> dict:
+                device: str = "cpu", bigg_options: dict | None = None) -> dict:
     """Train ``kind`` on the training split of ``dataset`` into ``run_dir``; returns ``run.json``'s content.
+
+    ``bigg_options``: extra keyword arguments of :func:`~gnnkit.generative.bigg.train_bigg`
+    (``grad_clip``, ``lr_schedule``, ``lr_final_factor``, ``validate_every``, ``keep_best``);
+    ``{"validate": True}`` selects the weights by the loss on the dataset's validation split
+    (GRAN's: the first 20% of the graphs, inside the training split as in GRAN's runner).
 
     ``resume=True`` continues from ``run_dir/train_state.pt`` (the model config is then read
     from ``run.json`` so the weights fit).
@@ -142,8 +147,18 @@ def train_model(kind: str, dataset: str, run_dir, *, config: dict | None = None,
             options["batch_size"] = batch_size
         if lr is not None:
             options["lr"] = lr
+        if bigg_options:
+            if kind != "bigg":
+                raise ValueError(f"bigg_options: only for model 'bigg', got model {kind!r}")
+            extra = dict(bigg_options)
+            if extra.pop("validate", False):
+                extra["validation_graphs"] = data.val
+            options.update(extra)
+            info["bigg_options"] = dict(bigg_options)
         trainer = train_graphrnn_s if kind == "graphrnn_s" else _bigg()[1]
         history = trainer(model, data.train, **options)
+        if history and "best_step" in history[-1]:
+            info["best_step"], info["best_val_loss"] = history[-1]["best_step"], history[-1]["best_val_loss"]
     state = {k: v.cpu() if isinstance(v, torch.Tensor) else v for k, v in model.state_dict().items()}
     atomic_torch_save({"model": kind, "config": info["config"], "state_dict": state}, run_dir / "model.pt")
     _write_json(_jsonable_history(history), run_dir / "history.json")
