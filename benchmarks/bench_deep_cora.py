@@ -50,24 +50,52 @@ def build(name: str, depth: int, in_feats: int, num_classes: int, args) -> torch
     if name == "GCN":
         return GCN2(in_feats, args.gcn_hidden, num_classes)
     common = dict(dropout=args.dropout, input_dropout=args.input_dropout, norm=args.norm, encoder=args.ends, decoder=args.ends)
+    scale = args.residual_scale
+    if scale not in ("none", "rezero", "inv_sqrt_depth"):
+        scale = float(scale)
+    residual = dict(common, residual_scale=None if scale == "none" else scale)
     if name == "ResGCN":
-        return ResGCN(in_feats, args.hidden, num_classes, depth, **common)
+        return ResGCN(in_feats, args.hidden, num_classes, depth, **residual)
     if name == "ResPlusGCN":  # res+ (pre-activation) blocks around the GCN convolution
-        return DeepGCN(in_feats, args.hidden, num_classes, depth, block="res+", conv="gcn", **common)
-    if name == "PlainGCN":
+        return DeepGCN(in_feats, args.hidden, num_classes, depth, block="res+", conv="gcn", **residual)
+    if name == "PlainGCN":  # no skip connection, so no residual scale either
         return PlainGCN(in_feats, args.hidden, num_classes, depth, **common)
     if name == "DeeperGCN":
         conv_kwargs = {"num_layers": args.gen_mlp_layers, "msg_norm": args.msg_norm, "learn_msg_scale": args.msg_norm}
-        return DeeperGCN(in_feats, args.hidden, num_classes, depth, aggr=args.aggr, conv_kwargs=conv_kwargs, **common)
+        return DeeperGCN(in_feats, args.hidden, num_classes, depth, aggr=args.aggr, conv_kwargs=conv_kwargs, **residual)
     raise ValueError(name)
 
 
-def train(model, g, feat, label, masks, epochs: int, lr: float, weight_decay: float, patience: int = 0, drop_edge: float = 0.0):
+def param_groups(model, weight_decay: float, mode: str):
+    """``mode='all'``: weight decay on every parameter; ``'matrices'``: only on weight matrices (no
+    decay on biases, norm affines, residual scales alpha, softmax beta / power p: decaying a ReZero
+    alpha or a temperature pulls it towards 0 for no reason); ``'first'``: only on the first layer's
+    weight matrix (Kipf & Welling's recipe)."""
+    if mode == "all":
+        return [{"params": list(model.parameters()), "weight_decay": weight_decay}]
+    decay, rest = [], []
+    named = list(model.named_parameters())
+    first_matrix = next(p for _, p in named if p.dim() >= 2)
+    for _, p in named:
+        wanted = p is first_matrix if mode == "first" else p.dim() >= 2
+        (decay if wanted else rest).append(p)
+    return [{"params": decay, "weight_decay": weight_decay}, {"params": rest, "weight_decay": 0.0}]
+
+
+def residual_alphas(model) -> list[float]:
+    """The learned ReZero scales of the blocks (empty when the model has none)."""
+    return [float(m.alpha.detach()) for m in model.modules() if getattr(m, "alpha", None) is not None and isinstance(m.alpha, torch.nn.Parameter)]
+
+
+def train(model, g, feat, label, masks, epochs: int, lr: float, weight_decay: float, patience: int = 0, drop_edge: float = 0.0, wd_mode: str = "all", clip: float = 0.0, warmup: int = 0):
     """Full-batch training; ``drop_edge`` > 0 trains every epoch on a graph with that fraction of the
-    edges removed at random (DropEdge, Rong et al. 2020), evaluating on the full graph."""
-    opt = torch.optim.Adam(model.parameters(), lr=lr, weight_decay=weight_decay)
+    edges removed at random (DropEdge, Rong et al. 2020), evaluating on the full graph. ``clip`` > 0
+    clips the gradient's global norm; ``warmup`` > 0 ramps the learning rate linearly over that many
+    epochs. The model kept is the one at the epoch of best validation accuracy."""
+    opt = torch.optim.Adam(param_groups(model, weight_decay, wd_mode), lr=lr)
+    sched = torch.optim.lr_scheduler.LambdaLR(opt, lambda e: min(1.0, (e + 1) / warmup)) if warmup > 0 else None
     train_mask, val_mask, test_mask = masks
-    curve, best = [], (-1.0, 0.0, 0)
+    curve, best, best_alphas = [], (-1.0, 0.0, 0), []
     start, cpu_start = time.perf_counter(), time.process_time()
     for epoch in range(epochs):
         model.train()
@@ -79,7 +107,11 @@ def train(model, g, feat, label, masks, epochs: int, lr: float, weight_decay: fl
             g_train = gk.graph((src[keep], dst[keep]), num_nodes=g.num_nodes())
         loss = F.cross_entropy(model(g_train, feat)[train_mask], label[train_mask])
         loss.backward()
+        if clip > 0:
+            torch.nn.utils.clip_grad_norm_(model.parameters(), clip)
         opt.step()
+        if sched is not None:
+            sched.step()
         model.eval()
         with torch.no_grad():
             pred = model(g, feat).argmax(1)
@@ -87,9 +119,10 @@ def train(model, g, feat, label, masks, epochs: int, lr: float, weight_decay: fl
         curve.append({"epoch": epoch + 1, "loss": loss.item(), "train": accs[0], "val": accs[1], "test": accs[2]})
         if accs[1] > best[0]:
             best = (accs[1], accs[2], epoch + 1)
+            best_alphas = residual_alphas(model)
         if patience and epoch + 1 - best[2] >= patience:
             break  # early stopping on validation accuracy
-    return {"val": best[0], "test": best[1], "best_epoch": best[2], "epochs_run": len(curve), "seconds": time.perf_counter() - start, "cpu_seconds": time.process_time() - cpu_start, "curve": curve}
+    return {"val": best[0], "test": best[1], "best_epoch": best[2], "epochs_run": len(curve), "alphas_at_best": best_alphas, "seconds": time.perf_counter() - start, "cpu_seconds": time.process_time() - cpu_start, "curve": curve}
 
 
 def main() -> None:
@@ -110,14 +143,19 @@ def main() -> None:
     parser.add_argument("--msg-norm", action="store_true")
     parser.add_argument("--weight-decay", type=float, default=5e-4)
     parser.add_argument("--seeds", default="0,1,2")
-    parser.add_argument("--ends", default="conv", choices=["conv", "linear"], help="encoder and decoder of the deep models: graph convolutions or Linear layers")
+    parser.add_argument("--ends", default="conv", choices=["conv", "linear", "gcn"], help="encoder and decoder of the deep models: graph convolutions or Linear layers")
+    parser.add_argument("--residual-scale", default="none", help="residual models: x + alpha*F(x) with alpha = 1 ('none'), a float, 'inv_sqrt_depth' or 'rezero' (learnable, init 0)")
+    parser.add_argument("--wd-mode", default="all", choices=["all", "matrices", "first"], help="which parameters get weight decay")
+    parser.add_argument("--clip", type=float, default=0.0, help="clip the gradient's global norm (0: off)")
+    parser.add_argument("--warmup", type=int, default=0, help="linear learning-rate warm-up epochs (0: off)")
+    parser.add_argument("--threads", type=int, default=2)
     parser.add_argument("--drop-edge", type=float, default=0.0, help="DropEdge rate for the deep models while training (0: off)")
     parser.add_argument("--no-baseline", action="store_true", help="skip the 2-layer GCN (e.g. when runs are split)")
     parser.add_argument("--no-plot", action="store_true")
     parser.add_argument("--merge", nargs="+", help="only merge these result files into --out and plot them")
     parser.add_argument("--out", default=str(RESULTS / "deep_cora.json"))
     args = parser.parse_args()
-    torch.set_num_threads(2)
+    torch.set_num_threads(args.threads)
     if args.merge:
         parts = [json.loads(Path(p).read_text()) for p in args.merge]
         merged = {"parts": [{k: v for k, v in part.items() if k != "results"} for part in parts], "results": merge_seeds(parts)}
@@ -139,10 +177,14 @@ def main() -> None:
         for seed in seeds:
             torch.manual_seed(seed)
             model = build(name, depth, feat.shape[1], num_classes, args)
-            res = train(model, g, feat, label, masks, args.epochs, args.lr, args.weight_decay, args.patience, 0.0 if name == "GCN" else args.drop_edge)
+            deep = name != "GCN"
+            res = train(model, g, feat, label, masks, args.epochs, args.lr, args.weight_decay, args.patience, args.drop_edge if deep else 0.0,
+                        args.wd_mode if deep else "all", args.clip if deep else 0.0, args.warmup if deep else 0)
             res["seed"] = seed
             per_seed.append(res)
-            print(f"{name:>10} {depth:>5} {seed:>4} {res['val']:>6.3f} {res['test']:>6.3f} {res['best_epoch']:>7} {res['epochs_run']:>6} {res['cpu_seconds']:>7.1f}", flush=True)
+            alphas = res["alphas_at_best"]
+            alpha_note = f"  |alpha| mean {sum(abs(a) for a in alphas) / len(alphas):.3f} max {max(abs(a) for a in alphas):.3f}" if alphas else ""
+            print(f"{name:>10} {depth:>5} {seed:>4} {res['val']:>6.3f} {res['test']:>6.3f} {res['best_epoch']:>7} {res['epochs_run']:>6} {res['cpu_seconds']:>7.1f}{alpha_note}", flush=True)
         vals = torch.tensor([r["val"] for r in per_seed])
         tests = torch.tensor([r["test"] for r in per_seed])
         results[f"{name}-{depth}"] = {

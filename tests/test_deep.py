@@ -192,6 +192,64 @@ def test_dense_gcn_grows_channels():
     assert model.decoder.in_features == 8 + 4 * 4
 
 
+@pytest.mark.parametrize("block", ["res", "res+"])
+@pytest.mark.parametrize("scale", [0.25, "rezero"])
+def test_scaled_residual_equals_its_formula(block, scale):
+    """x' = x + alpha * F(x): a fixed alpha, or ReZero's learnable alpha (0 at initialisation, so
+    the block starts as the identity, and alpha gets a gradient of <dL/dx', F(x)>)."""
+    g, _, _ = _graph()
+    torch.manual_seed(0)
+    x = torch.randn(g.num_nodes(), 6, dtype=torch.float64)
+    conv, norm = GCNLayer(6, 6).double(), torch.nn.LayerNorm(6).double()
+    layer = DeepGCNLayer(conv, norm, torch.nn.ReLU(), block=block, dropout=0.0, residual_scale=scale).double()
+    branch = conv(g, torch.relu(norm(x))) if block == "res+" else torch.relu(norm(conv(g, x)))
+    if scale == "rezero":
+        torch.testing.assert_close(layer(g, x), x, rtol=0, atol=0)  # identity at initialisation
+        weight = torch.randn_like(x)
+        (layer(g, x) * weight).sum().backward()
+        torch.testing.assert_close(layer.alpha.grad, (weight * branch).sum().detach())
+        with torch.no_grad():
+            layer.alpha.fill_(0.7)
+        alpha = 0.7
+    else:
+        alpha = scale
+    torch.testing.assert_close(layer(g, x), x + alpha * branch)
+    if scale == "rezero":
+        layer.reset_parameters()
+        assert float(layer.alpha) == 0.0
+
+
+def test_residual_scale_options_in_models_and_rejections():
+    model = ResGCN(5, 8, 3, depth=16, norm="none", residual_scale="inv_sqrt_depth")
+    assert all(layer.residual_scale == pytest.approx(0.25) for layer in model.layers)
+    model = DeeperGCN(5, 8, 3, depth=4, norm="layer", residual_scale="rezero")
+    assert sum(1 for p in model.parameters() if p.dim() == 0 and p.requires_grad) >= 4  # one alpha per block (+ betas)
+    assert all(float(layer.alpha) == 0.0 for layer in model.layers)
+    with pytest.raises(ValueError, match="residual_scale"):
+        PlainGCN(5, 8, 3, depth=3, residual_scale=0.5)  # no skip connection to scale
+    with pytest.raises(ValueError, match="residual_scale"):
+        DeepGCNLayer(GCNLayer(4, 4), block="res", residual_scale=-1.0)
+    with pytest.raises(ValueError, match="residual_scale"):
+        DeepGCNLayer(GCNLayer(4, 4), block="res", residual_scale="skip")
+
+
+def test_rezero_res_plus_model_starts_as_its_shallow_ends():
+    """With every alpha at 0 the res+ blocks are identities: the model equals encoder -> first
+    (bare) conv -> final norm + ReLU -> decoder, whatever its depth; ``'gcn'`` ends are GCN layers."""
+    g, _, _ = _graph(num_nodes=15, num_edges=50)
+    x = torch.randn(15, 5, dtype=torch.float64)
+    torch.manual_seed(0)
+    model = DeeperGCN(5, 6, 3, depth=5, norm="layer", residual_scale="rezero", encoder="gcn", decoder="gcn").double().eval()
+    assert isinstance(model.encoder, GCNLayer) and isinstance(model.decoder, GCNLayer)
+    h = model.layers[0].conv(g, model.encoder(g, x))
+    expected = model.decoder(g, torch.relu(model.final_norm(h)))
+    torch.testing.assert_close(model(g, x), expected, rtol=0, atol=0)
+    with torch.no_grad():
+        for layer in model.layers[1:]:
+            layer.alpha.fill_(0.5)
+    assert not torch.allclose(model(g, x), expected)
+
+
 # ------------------------------------------------------------------------------------------------
 # dilated k-NN
 

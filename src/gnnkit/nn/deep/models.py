@@ -5,7 +5,8 @@ All share one shape (Li et al. 2019/2020):
     h_0 = Linear(x);   h_l = DeepGCNLayer_l(g, h_{l-1})  for l = 1..depth;   y = Linear(h_depth)
 
 ``encoder='conv'`` / ``decoder='conv'`` replace the first / last Linear with a graph convolution
-of the model's kind (as the input and output layers of a 2-layer GCN): on a small citation graph
+of the model's kind, ``'gcn'`` with a GCN convolution whatever the model's kind (as the input and
+output layers of a 2-layer GCN): on a small citation graph
 the Linear ends give the classifier an unsmoothed path from the raw features, and even a
 2-block ResGCN then stays ~8 points below a 2-layer GCN on Cora.
 
@@ -14,6 +15,10 @@ the Linear ends give the classifier an unsmoothed path from the raw features, an
 * ``PlainGCN``: 'plain' blocks, no skip connection (the baseline that stops training when deep).
 * ``DeeperGCN``: 'res+' pre-activation blocks around GENConv with a learnable softmax
   aggregation; the first layer is a bare conv and a final Norm + ReLU precedes the classifier.
+
+``residual_scale`` (residual blocks only) scales each block's branch, x' = x + alpha * F(x): None
+(alpha = 1), a float, ``'inv_sqrt_depth'`` (alpha = 1/sqrt(depth)) or ``'rezero'`` (a learnable
+alpha per block, initialised at 0); see ``DeepGCNLayer``.
 
 ``conv`` picks the convolution: ``'gcn'`` (symmetric-normalised GCN with self loops, the
 ``GCNLayer`` below), ``'gen'`` (GENConv), ``'mr'`` (MRConv), ``'edge'`` (gnnkit.nn.EdgeConv), or
@@ -95,18 +100,22 @@ class DeepGCN(nn.Module):
         conv_kwargs: dict | None = None,
         encoder: str = "linear",
         decoder: str = "linear",
+        residual_scale: float | str | None = None,
     ):
         super().__init__()
         for name, value in (("in_feats", in_feats), ("hidden", hidden), ("out_feats", out_feats), ("depth", depth)):
             if not isinstance(value, int) or value < 1:
                 raise ValueError(f"{type(self).__name__}: {name} must be a positive int, got {value!r}")
         for name, value in (("encoder", encoder), ("decoder", decoder)):
-            if value not in ("linear", "conv"):
-                raise ValueError(f"{type(self).__name__}: {name} must be 'linear' or 'conv', got {value!r}")
+            if value not in ("linear", "conv", "gcn"):
+                raise ValueError(f"{type(self).__name__}: {name} must be 'linear', 'conv' or 'gcn', got {value!r}")
+        if residual_scale == "inv_sqrt_depth":
+            residual_scale = 1.0 / depth**0.5
         make_conv = _conv_factory(conv, dict(conv_kwargs or {}))
         self.block, self.depth, self.dropout, self.input_dropout = block, depth, float(dropout), float(input_dropout)
         self.encoder_kind, self.decoder_kind = encoder, decoder
-        self.encoder = nn.Linear(in_feats, hidden) if encoder == "linear" else make_conv(in_feats, hidden)
+        make_end = {"linear": lambda i, o: nn.Linear(i, o), "conv": make_conv, "gcn": lambda i, o: GCNLayer(i, o)}
+        self.encoder = make_end[encoder](in_feats, hidden)
         growth = growth or hidden
         self.layers = nn.ModuleList()
         width = hidden
@@ -114,10 +123,10 @@ class DeepGCN(nn.Module):
             out = growth if block == "dense" else hidden
             # res+ normalises the block input; the others normalise the conv output.
             norm_width = width if block == "res+" else out
-            self.layers.append(DeepGCNLayer(make_conv(width, out), make_norm(norm, norm_width), nn.ReLU(), block, dropout))
+            self.layers.append(DeepGCNLayer(make_conv(width, out), make_norm(norm, norm_width), nn.ReLU(), block, dropout, residual_scale))
             width = width + out if block == "dense" else out
         self.final_norm = make_norm(norm, width) if block == "res+" else None
-        self.decoder = nn.Linear(width, out_feats) if decoder == "linear" else make_conv(width, out_feats)
+        self.decoder = make_end[decoder](width, out_feats)
 
     def reset_parameters(self) -> None:
         for module in self.modules():
