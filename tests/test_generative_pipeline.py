@@ -132,9 +132,24 @@ def test_cli_train_sample_eval_complete(tmp_path, capsys):
     (["generate", "train", "--dataset", "grid", "--model", "gan", "--out", "x"], "--model"),
     (["generate", "train", "--dataset", "grid", "--model", "bigg", "--out", "x"], "--epochs/--time-budget"),
     (["generate", "eval", "--dataset", "grid", "--baselines", "none"], "nothing to evaluate"),
+    (["generate", "train", "--dataset", "grid", "--model", "er", "--out", "x", "--validate-every", "5"],
+     "only for --model bigg"),
     (["generate", "sample", "--run", "/nonexistent/run", "--out", "x.npz"], "not found"),
 ])
 def test_cli_errors_are_one_line(argv, message, capsys):
     assert main(argv) == 2
     err = capsys.readouterr().err.strip()
     assert message in err and len(err.splitlines()) == 1
+
+
+def test_cli_trains_bigg_with_cosine_schedule_and_best_validation_weights(tmp_path):
+    run = tmp_path / "bigg"
+    assert main(["generate", "train", "--dataset", "lobster", "--model", "bigg", "--out", str(run), "--epochs", "1",
+                 "--batch-size", "40", "--embed-dim", "8", "--lr-schedule", "cosine", "--grad-clip", "1",
+                 "--validate-every", "1", "--no-progress"]) == 0
+    info = json.loads((run / "run.json").read_text())
+    assert info["bigg_options"] == {"lr_schedule": "cosine", "grad_clip": 1.0, "validate": True, "validate_every": 1}
+    history = json.loads((run / "history.json").read_text())
+    assert len(history) == 2 and all("val_loss" in h for h in history)
+    assert info["best_step"] == min(history, key=lambda h: h["val_loss"])["step"]
+    assert history[1]["lr"] < history[0]["lr"]

@@ -67,6 +67,12 @@ def add_parser(subparsers) -> argparse.ArgumentParser:
     train.add_argument("--time-budget", type=_positive_float, help="stop training after this many seconds")
     train.add_argument("--batch-size", type=_positive_int, help="graphs per step")
     train.add_argument("--lr", type=_positive_float, help="learning rate")
+    train.add_argument("--lr-schedule", choices=("constant", "cosine"),
+                       help="BiGG: cosine decays the learning rate to lr * 0.02 over the epochs / time budget")
+    train.add_argument("--grad-clip", type=_positive_float, help="BiGG: gradient-norm clipping (default 5)")
+    train.add_argument("--validate-every", type=_positive_int,
+                       help="BiGG: keep the weights of the lowest loss on the validation split, measured every "
+                            "this many steps")
     train.add_argument("--embed-dim", type=_positive_int, help="BiGG state size (default 256)")
     train.add_argument("--hidden-size", type=_positive_int, help="GraphRNN-S GRU size (default 128)")
     train.add_argument("--device", default="cpu", help="cpu (default) or cuda[:N]")
@@ -146,10 +152,20 @@ def run(args) -> int:
                 if model != "graphrnn_s":
                     raise UsageError("--hidden-size: only for --model graphrnn-s")
                 config["hidden_size"] = args.hidden_size
+            bigg_options = {}
+            if args.lr_schedule is not None:
+                bigg_options["lr_schedule"] = args.lr_schedule
+            if args.grad_clip is not None:
+                bigg_options["grad_clip"] = args.grad_clip
+            if args.validate_every is not None:
+                bigg_options.update(validate=True, validate_every=args.validate_every)
+            if bigg_options and model != "bigg":
+                raise UsageError("--lr-schedule/--grad-clip/--validate-every: only for --model bigg")
             info = pipeline.train_model(model, args.dataset, args.out, config=config, epochs=args.epochs,
                                         time_budget_s=args.time_budget, batch_size=args.batch_size, lr=args.lr,
                                         resume=args.resume, progress=progress, root=args.data_root,
-                                        shuffle_seed=args.shuffle_seed, device=args.device)
+                                        shuffle_seed=args.shuffle_seed, device=args.device,
+                                        bigg_options=bigg_options or None)
             print(f"trained {info['model']} on {info['dataset']} in {info['train_seconds']:.1f} s -> {args.out}")
             return 0
         if args.action == "sample":
