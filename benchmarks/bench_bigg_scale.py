@@ -12,6 +12,7 @@ subprocess, peak RSS (ru_maxrss) minus the RSS before the step.
 
     python benchmarks/bench_bigg_scale.py --sizes 1000 5000 10000 50000 --memory-nodes 0 --out a.json
     python benchmarks/bench_bigg_scale.py --sizes 100000 --memory-nodes 0 --out b.json
+    python benchmarks/bench_bigg_scale.py --sizes 100000 --memory-nodes 0 --workers 2 --out c.json
     python benchmarks/bench_bigg_scale.py --merge a.json b.json --out scale.json   # slope over all sizes
     python benchmarks/bench_bigg_scale.py --sizes --memory-nodes 50000 --memory-embed 16 --memory-threads 1
 
@@ -52,20 +53,22 @@ def calibrated_model(n: int, embed_dim: int = 256, p_edge: float = 0.95, p_left:
     return model
 
 
-def time_sampling(sizes, embed_dim):
+def time_sampling(sizes, embed_dim, workers=1):
     rows = []
     for n in sizes:
         model = calibrated_model(n, embed_dim)
+        load_before = os.getloadavg()[0]
         t0 = time.perf_counter()
         c0 = time.process_time()
-        g = model.sample(num_nodes=n, generator=torch.Generator().manual_seed(n))
+        g = model.sample(num_nodes=n, generator=torch.Generator().manual_seed(n), workers=workers)
         wall, cpu = time.perf_counter() - t0, time.process_time() - c0
         m = g.num_edges() // 2
         load = os.getloadavg()[0]
         rows.append({"n": n, "m": m, "seconds": wall, "cpu_seconds": cpu, "embed_dim": embed_dim,
-                     "load_average": load})
+                     "workers": workers, "load_average": load, "load_average_before": load_before})
+        # cpu_seconds counts this process only (a worker's half of the products is not in it)
         print(f"n={n:>7d}  m={m:>7d}  m/n={m / n:.2f}  sample {wall:8.2f} s wall  {cpu:8.2f} s cpu  "
-              f"load {load:.1f}", flush=True)
+              f"workers {workers}  load {load_before:.1f} -> {load:.1f}", flush=True)
     if len(rows) >= 2:
         measured = list(rows)
         x = np.log([r["n"] for r in measured])
@@ -164,6 +167,8 @@ def main():
     parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     parser.add_argument("--sizes", type=int, nargs="*", default=[1000, 5000, 10000, 50000, 100000])
     parser.add_argument("--embed", type=int, default=256)
+    parser.add_argument("--workers", type=int, default=1, choices=(1, 2),
+                        help="sampling processes (2: the rows of every product split with a forked worker)")
     parser.add_argument("--memory-nodes", type=int, default=50000)
     parser.add_argument("--memory-embed", type=int, default=256)
     parser.add_argument("--memory-blocks", type=int, default=0, help="row blocks (0: ceil(sqrt(n)))")
@@ -185,7 +190,7 @@ def main():
         os.replace(tmp, args.out)
 
     if args.sizes:
-        result["sampling"] = time_sampling(args.sizes, args.embed)
+        result["sampling"] = time_sampling(args.sizes, args.embed, args.workers)
         save()
     if args.memory_nodes:
         modes = tuple(m == "blocked" for m in args.memory_modes.split(","))

@@ -246,3 +246,18 @@ def test_train_bigg_cosine_schedule_and_best_validation_weights(tmp_path):
         train_bigg(model2, graphs, epochs=1, lr_schedule="linear", progress=False)
     with pytest.raises(ValueError, match="validate_every"):
         train_bigg(model2, graphs, epochs=1, validate_every=0, progress=False)
+
+
+def test_split_products_with_a_worker_process_give_the_same_numbers_and_graphs():
+    model = _model()
+    for rg in model.prepare(_random_graphs())[-3:]:
+        one, two = replay_log_likelihood(model, rg), replay_log_likelihood(model, rg, workers=2)
+        assert one[1] == two[1] and two[0] == pytest.approx(one[0], rel=1e-12)
+    model = model.float()
+    a = model.sample(60, generator=torch.Generator().manual_seed(5))
+    b = model.sample(60, generator=torch.Generator().manual_seed(5), workers=2)
+    assert torch.equal(a.edges()[0], b.edges()[0]) and torch.equal(a.edges()[1], b.edges()[1])
+    c = model.complete(nx.path_graph(5), num_nodes=30, generator=torch.Generator().manual_seed(2), workers=2)
+    _check_simple_undirected(c, 30)
+    with pytest.raises(ValueError, match="workers"):
+        model.sample(10, workers=3)

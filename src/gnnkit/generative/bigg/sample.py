@@ -14,6 +14,7 @@ stacked so each new state costs one matrix-vector product.
 from __future__ import annotations
 
 import math
+import os
 from bisect import bisect_left
 
 import numpy as np
@@ -64,6 +65,101 @@ class _SingleThreadBLAS:
     def __exit__(self, *exc):
         if self._previous is not None:
             self._api[0](self._previous)
+        return False
+
+
+class _SplitProducts:
+    """Matrix-vector products whose rows are split between this process and one forked worker.
+
+    Batch-1 products stream every weight from the shared cache for each tree node; with the
+    rows halved, each core streams (and mostly keeps in its own L2) half of every matrix, and
+    both halves are computed at once. The two processes meet through a shared page, each
+    spinning on the other's sequence number (a few microseconds per product, far less than a
+    product), so this pays only with a second core to itself: it is opt-in (``workers=2``).
+    Linux/macOS only (``os.fork``); the worker exits with the pool, or when its parent is gone.
+    """
+
+    _LINE = 64  # bytes: the two sequence numbers live on separate cache lines
+
+    def __init__(self, matrices):
+        import mmap
+
+        dtype = matrices[0].dtype
+        self.rows = [m.shape[0] for m in matrices]
+        self.split = [r // 2 for r in self.rows]
+        self.cols = [m.shape[1] for m in matrices]
+        size = dtype.itemsize
+        self._shm = mmap.mmap(-1, 4 * self._LINE + size * (max(self.cols) + max(self.rows)))
+        buf = self._shm
+        self._request = np.frombuffer(buf, dtype=np.int64, count=2, offset=0)  # (sequence, matrix index)
+        self._done = np.frombuffer(buf, dtype=np.int64, count=1, offset=2 * self._LINE)
+        self._vec = np.frombuffer(buf, dtype=dtype, count=max(self.cols), offset=4 * self._LINE)
+        self._out = np.frombuffer(buf, dtype=dtype, count=max(self.rows),
+                                  offset=4 * self._LINE + size * max(self.cols))
+        self._seq = 0
+        self._parent = os.getpid()
+        pid = os.fork()
+        if pid == 0:  # worker: serve the bottom halves until told to stop
+            code = 0
+            try:
+                self._serve([np.ascontiguousarray(m[h:]) for m, h in zip(matrices, self.split)])
+            except BaseException:
+                code = 1
+            os._exit(code)
+        self.pid = pid
+        self._top = [np.ascontiguousarray(m[:h]) for m, h in zip(matrices, self.split)]
+
+    def _serve(self, bottoms):
+        request, done, vec, out = self._request, self._done, self._vec, self._out
+        last, idle = 0, 0
+        while True:
+            seq = int(request[0])
+            if seq == last:
+                idle += 1
+                if idle & 0xFFFFF == 0 and os.getppid() != self._parent:
+                    return
+                continue
+            idle = 0
+            last = seq
+            index = int(request[1])
+            if index < 0:
+                return
+            np.matmul(bottoms[index], vec[: self.cols[index]], out=out[self.split[index]: self.rows[index]])
+            done[0] = seq
+
+    def __call__(self, index: int, x: np.ndarray) -> np.ndarray:
+        h, rows = self.split[index], self.rows[index]
+        self._vec[: x.shape[0]] = x
+        self._request[1] = index
+        self._seq += 1
+        self._request[0] = self._seq  # published last: the worker reads index and vector after it
+        result = np.empty(rows, dtype=x.dtype)
+        np.matmul(self._top[index], x, out=result[:h])
+        seq, done, spins = self._seq, self._done, 0
+        while done[0] != seq:
+            spins += 1
+            if spins & 0xFFFFF == 0 and os.waitpid(self.pid, os.WNOHANG)[0] != 0:
+                self.pid = None
+                raise RuntimeError("BiGG sampling worker process exited unexpectedly")
+        result[h:] = self._out[h:rows]
+        return result
+
+    def bind(self, index: int):
+        return lambda x: self(index, x)
+
+    def close(self) -> None:
+        if self.pid is not None:
+            self._request[1] = -1
+            self._seq += 1
+            self._request[0] = self._seq
+            os.waitpid(self.pid, 0)
+            self.pid = None
+
+    def __enter__(self):
+        return self
+
+    def __exit__(self, *exc):
+        self.close()
         return False
 
 
@@ -124,8 +220,9 @@ class _Kernel:
             self.left_ih = a(model.cell_left.weight_ih) * hl
             self.left_in = a(model.left_embed @ model.cell_left.weight_ih.T + model.cell_left.bias) * half_lstm
             self.right_in = a(model.right_embed @ model.cell_right.weight_ih.T + model.cell_right.bias) * half_lstm
-            self.fen = [(a(c.weight_left) * ht, a(c.weight_right) * ht, a(c.bias) * half_tree)
-                        for c in (model.fenwick_merge, model.fenwick_summary)]
+            # Fenwick cells: [W_left W_right] @ [x; y], one product per merge
+            self.fen = [(np.ascontiguousarray(np.concatenate([a(c.weight_left), a(c.weight_right)], axis=1) * ht),
+                         a(c.bias) * half_tree) for c in (model.fenwick_merge, model.fenwick_summary)]
         d5 = 5 * d
         # bottom-up projections of the constant children, lr2p's bias included on the left one
         proj_bot_left = {kind: self.m_bot_left @ st[0] for kind, st in (("leaf", self.leaf), ("empty", self.empty))}
@@ -134,6 +231,22 @@ class _Kernel:
         self._l2r_const = {kind: p[d5:] for kind, p in proj_bot_left.items()}
         self._freq = positional_encoding_frequencies(self.d)
         self._widths = {}
+        self.bind_products(None)
+
+    def product_matrices(self) -> list:
+        """The matrices of the per-node and per-row products, in the order of :meth:`bind_products`."""
+        return [self.m_s, self.m_b, self.m_b_hh, self.l2r_left, self.m_bot_left, self.lr2p_right,
+                self.head_edge[0], self.fen[0][0], self.fen[1][0]]
+
+    def bind_products(self, pool) -> None:
+        """``self.mv_*(x)``: the products by the local matrices, or by ``pool(index, x)``."""
+        names = ("mv_s", "mv_b", "mv_b_hh", "mv_l2r_left", "mv_bot_left", "mv_lr2p_right", "mv_edge",
+                 "mv_fen_merge", "mv_fen_summary")
+        for index, (name, matrix) in enumerate(zip(names, self.product_matrices())):
+            if pool is None:
+                setattr(self, name, matrix.__matmul__)
+            else:
+                setattr(self, name, pool.bind(index))
 
     def pe(self, value: int) -> np.ndarray:
         # same formula as model.positional_encoding, in numpy: torch calls inside the loop would
@@ -189,11 +302,11 @@ class _Kernel:
         return t[3 * d : 4 * d] * np.tanh(c_new), c_new
 
     def fenwick_cell(self, which: int):
-        w_left, w_right, bias = self.fen[which]
+        bias = self.fen[which][1]
+        product = self.mv_fen_merge if which == 0 else self.mv_fen_summary
 
         def cell(x, y):
-            gates = w_left @ x[0]
-            gates += w_right @ y[0]
+            gates = product(np.concatenate([x[0], y[0]]))
             gates += bias
             return self.tree(gates, x[1], y[1])
 
@@ -245,8 +358,8 @@ class _RowGenerator:
         k = self.k
         pe = k.pe(n - u)
         s_h, s_c = context[0] + pe, context[1] + pe
-        w1, b1, w2, b2 = k.head_edge
-        logit = float(np.maximum(w1 @ s_h + b1, 0.0) @ w2) + b2
+        _, b1, w2, b2 = k.head_edge
+        logit = float(np.maximum(k.mv_edge(s_h) + b1, 0.0) @ w2) + b2
         has_edge = self._decide(logit, None if cols is None else len(cols) > 0)
         if not has_edge:
             return k.empty
@@ -268,13 +381,13 @@ class _RowGenerator:
         mid = lb + wl
         if cols is not None:
             split = bisect_left(cols, mid, lo, hi)
-        y = k.m_s @ s_h
+        y = k.mv_s(s_h)
         has_left = self._decide(k.head_logit(y[:hid], k.head_left), None if cols is None else split > lo)
         gates = y[hid:]
         gates += x_left[has_left]
         a_h, a_c = k.lstm(gates, s_c)
         # left subtree, then the l2r gates: a (left projection) + the left child's summary (+ PE(w_r))
-        gates = k.l2r_left @ a_h
+        gates = k.mv_l2r_left(a_h)
         if has_left:
             if wl == 1:
                 out.append(lb)
@@ -284,7 +397,7 @@ class _RowGenerator:
                 c_in = c_right_in["leaf"]
             else:
                 bot_l = self._node(a_h, a_c, lb, mid, cols, lo, split if cols is not None else 0, out)
-                proj = k.m_bot_left @ bot_l[0]
+                proj = k.mv_bot_left(bot_l[0])
                 bot_l_proj = proj[: 5 * k.d]
                 bot_l_proj += k.lr2p_bias
                 gates += proj[5 * k.d :]
@@ -297,7 +410,7 @@ class _RowGenerator:
             c_in = c_right_in["empty"]
         b_h, b_c = k.tree(gates, a_c, c_in)
         if has_left:
-            yb = k.m_b @ b_h
+            yb = k.mv_b(b_h)
             has_right = self._decide(k.head_logit(yb[:hid], k.head_right), None if cols is None else hi > split)
             gates = yb[hid:]
         else:
@@ -310,11 +423,11 @@ class _RowGenerator:
                 gates = k.bot_right_const["leaf"] + bot_l_proj
             else:
                 if gates is None:
-                    gates = k.m_b_hh @ b_h
+                    gates = k.mv_b_hh(b_h)
                 gates += k.right_in
                 r_h, r_c = k.lstm(gates, b_c)
                 bot_r = self._node(r_h, r_c, mid, ub, cols, split if cols is not None else 0, hi, out)
-                gates = k.lr2p_right @ bot_r[0]
+                gates = k.mv_lr2p_right(bot_r[0])
                 gates += bot_l_proj
         else:
             bot_r = k.empty
@@ -352,21 +465,41 @@ def _rng(generator: torch.Generator | None) -> np.random.Generator:
     return np.random.default_rng(seed)
 
 
-def sample_graph(model, num_nodes: int, generator=None, as_networkx: bool = False, prefix=None):
+def _check_workers(workers) -> int:
+    if isinstance(workers, bool) or not isinstance(workers, (int, np.integer)) or workers not in (1, 2):
+        raise ValueError(f"workers: expected 1 or 2 processes, got {workers!r}")
+    if workers == 2 and not hasattr(os, "fork"):
+        raise ValueError("workers: 2 needs os.fork (Linux/macOS), not available on this platform")
+    return int(workers)
+
+
+def _run(kernel, gen, n, prefix, workers):
+    with _SingleThreadBLAS():
+        if workers == 1:
+            return gen.graph(n, prefix)
+        with _SplitProducts(kernel.product_matrices()) as pool:
+            kernel.bind_products(pool)
+            try:
+                return gen.graph(n, prefix)
+            finally:
+                kernel.bind_products(None)
+
+
+def sample_graph(model, num_nodes: int, generator=None, as_networkx: bool = False, prefix=None, workers: int = 1):
+    workers = _check_workers(workers)
     kernel = _Kernel(model)
     gen = _RowGenerator(kernel, _rng(generator))
-    with _SingleThreadBLAS():
-        rows, cols = gen.graph(int(num_nodes), prefix)
+    rows, cols = _run(kernel, gen, int(num_nodes), prefix, workers)
     return _to_graph(int(num_nodes), rows, cols, as_networkx)
 
 
-def replay_log_likelihood(model, row_graph) -> tuple[float, int]:
+def replay_log_likelihood(model, row_graph, workers: int = 1) -> tuple[float, int]:
     """Teacher-forced sequential log-likelihood of prepared rows, and the number of decisions."""
+    workers = _check_workers(workers)
     kernel = _Kernel(model)
     gen = _RowGenerator(kernel, None)
     n = row_graph.num_nodes
-    with _SingleThreadBLAS():
-        gen.graph(n, (n, row_graph.rows, row_graph.cols))
+    _run(kernel, gen, n, (n, row_graph.rows, row_graph.cols), workers)
     return gen.log_prob, gen.num_decisions
 
 
