@@ -146,3 +146,98 @@ def test_scalable_gnn_rejects_features_of_the_wrong_size():
     batch = next(iter(SubgraphLoader(g, num_parts=3)))
     with pytest.raises(ValueError, match="rows"):
         model(batch, torch.randn(7, 5))
+
+
+@pytest.mark.parametrize("dtype", [torch.float16, torch.bfloat16])
+def test_half_precision_history_round_trip(dtype):
+    h = History(6, 4, dtype=dtype)
+    ids = torch.tensor([4, 1])
+    x = torch.tensor([[0.5, -2.0, 3.25, 1024.0], [0.1, 0.2, -0.3, 7.0]])
+    h.push(x, ids)
+    assert h.emb.dtype == dtype and h.emb.element_size() == 2
+    # What comes back is x rounded once to the storage type (exactly), nothing else.
+    assert torch.equal(h.pull(ids), x.to(dtype))
+    assert torch.allclose(h.pull(ids).float(), x, rtol=1e-2)
+    # The staleness of the next push is measured in float32 against the stored (rounded) values.
+    h.reset_staleness()
+    h.push(x * 2, ids)
+    want = (x.to(dtype).float() - x * 2).norm(dim=1).mean()
+    assert h.staleness() == pytest.approx(float(want), rel=1e-6)
+
+
+def test_compact_history_keeps_rows_only_for_its_nodes():
+    h = History(10, 2, nodes=torch.tensor([7, 2, 5]))
+    assert h.emb.shape == (3, 2) and not h.stores_all_nodes
+    assert torch.equal(h.stored_nodes(), torch.tensor([7, 2, 5]))
+    ids = torch.tensor([0, 2, 5, 9])
+    x = torch.arange(8.0).view(4, 2)
+    h.push(x, ids)
+    # Nodes 0 and 9 have no row: their push is dropped and does not enter the staleness.
+    assert torch.equal(h.pull(torch.tensor([5, 2])), x[[2, 1]])
+    assert torch.equal(h.pull(torch.tensor([7])), torch.zeros(1, 2))
+    assert h.staleness() == pytest.approx(float(x[[1, 2]].norm(dim=1).mean()))
+    with pytest.raises(ValueError, match="no row"):
+        h.pull(torch.tensor([2, 9]))
+    with pytest.raises(ValueError, match="repeat"):
+        History(10, 2, nodes=torch.tensor([1, 1]))
+    with pytest.raises(ValueError, match="nodes must lie"):
+        History(10, 2, nodes=torch.tensor([10]))
+
+
+def test_boundary_nodes_are_exactly_the_nodes_with_an_edge_into_another_cluster():
+    g = random_graph(n=150, e=500, seed=5)
+    loader = SubgraphLoader(g, num_parts=5, batch_size=2, shuffle=True, generator=torch.Generator().manual_seed(0))
+    src, dst = g.edges()
+    crossing = loader.parts[src] != loader.parts[dst]
+    want = torch.unique(src[crossing])
+    # Small chunks: the chunked scan must give the same set.
+    assert torch.equal(loader.boundary_nodes(chunk_edges=37), want)
+    assert torch.equal(loader.boundary_nodes(), want)
+    for _ in range(3):  # every halo, whatever clusters a batch combines, lies in that set
+        for batch in loader:
+            assert bool(torch.isin(batch.halo_nodes, want).all())
+
+
+@pytest.mark.parametrize("kind", ["gcn", "gcnii"])
+def test_gas_with_compact_histories_trains_exactly_like_full_histories(kind):
+    g = random_graph(n=150, e=600, seed=6)
+    x = torch.randn(g.num_nodes(), 5)
+    y = torch.randint(0, 3, (g.num_nodes(),))
+    loader = SubgraphLoader(g, num_parts=6, batch_size=2)
+    boundary = loader.boundary_nodes()
+    assert 0 < boundary.numel() < g.num_nodes()
+    torch.manual_seed(0)
+    full = build(kind, 5, 6, 3, g.num_nodes())
+    compact = build(kind, 5, 6, 3, g.num_nodes())
+    compact.load_state_dict(full.state_dict())
+    compact.histories = nn.ModuleList(
+        [History(g.num_nodes(), h.dim, nodes=boundary) for h in full.histories]
+    )
+    opts = [torch.optim.SGD(m.parameters(), lr=0.1) for m in (full, compact)]
+    for _ in range(3):
+        for batch in loader:
+            outs = []
+            for model, opt in zip((full, compact), opts):
+                out = model(batch, x)
+                loss = torch.nn.functional.cross_entropy(out, y[batch.batch_nodes])
+                opt.zero_grad()
+                loss.backward()
+                opt.step()
+                outs.append(out.detach())
+            assert torch.equal(outs[0], outs[1])
+    # Staleness differs only in which nodes it averages over (compact: the boundary ones).
+    assert all(s > 0 for s in compact.staleness())
+    for hf, hc in zip(full.histories, compact.histories):
+        assert torch.equal(hf.pull(boundary), hc.pull(boundary))
+    full.eval(), compact.eval()
+    ref = full.full_forward(g, x)
+    assert torch.allclose(compact.inference(loader, x), ref, atol=1e-5)
+    assert torch.allclose(full.inference(loader, x), ref, atol=1e-5)
+
+
+def test_scalable_gnn_history_nodes_builds_compact_histories_sharing_one_map():
+    layers = [GraphConv(3, 4, norm="none"), GraphConv(4, 4, norm="none"), GraphConv(4, 2, norm="none")]
+    model = ScalableGNN(layers, 20, [4, 4], history_nodes=torch.tensor([3, 11]), history_dtype=torch.bfloat16)
+    assert [tuple(h.emb.shape) for h in model.histories] == [(2, 4), (2, 4)]
+    assert model.histories[0]._slot is model.histories[1]._slot
+    assert all(h.emb.dtype == torch.bfloat16 for h in model.histories)

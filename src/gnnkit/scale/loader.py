@@ -5,6 +5,12 @@ A batch is a set of clusters. Its *batch nodes* ``B`` are all nodes of those clu
 ``B`` then ``H`` and destinations ``B``, with every in-edge of every batch node, so a layer run
 on it computes exact outputs for ``B`` given inputs for ``B + H``: the computation never leaves
 the batch plus its one-hop halo.
+
+A node can be in a halo only if it has an out-edge into another cluster:
+:meth:`SubgraphLoader.boundary_nodes` lists those, the only rows a GAS history has to keep.
+Memory: a batch's block holds every in-edge of the batch; in a ``for batch in loader`` loop
+the previous batch stays referenced while the next one is built, so ``del batch`` (and the
+outputs computed from it) at the end of a step keeps one block alive at a time.
 """
 
 from __future__ import annotations
@@ -68,6 +74,22 @@ class SubgraphLoader:
         self.generator = generator
         self.edge_feats = [k for k in g.edata if k != EID] if edge_feats is None else list(edge_feats)
         self._full_neighbors = MultiLayerFullNeighborSampler(1)
+
+    def boundary_nodes(self, chunk_edges: int = 1 << 22) -> torch.Tensor:
+        """Sorted ids of the nodes with an out-edge into another cluster. [M]
+
+        Every halo node of every batch is one of them, whatever clusters a batch combines.
+        Scans the edges in chunks of ``chunk_edges`` so the scan never holds ``[E]`` temporaries."""
+        if isinstance(chunk_edges, bool) or not isinstance(chunk_edges, int) or chunk_edges < 1:
+            raise ValueError(f"SubgraphLoader.boundary_nodes: chunk_edges must be a positive int, got {chunk_edges!r}")
+        src, dst = self.g.sparse.src, self.g.sparse.dst
+        parts = self.parts.to(src.device)
+        marked = torch.zeros(self.g.num_nodes(), dtype=torch.bool, device=src.device)
+        for start in range(0, src.numel(), chunk_edges):
+            s, d = src[start:start + chunk_edges], dst[start:start + chunk_edges]
+            crossing = parts.index_select(0, s) != parts.index_select(0, d)
+            marked[s[crossing]] = True
+        return torch.nonzero(marked).squeeze(1)
 
     def __len__(self) -> int:
         return -(-self.num_parts // self.batch_size)

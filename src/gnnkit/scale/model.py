@@ -63,6 +63,9 @@ class ScalableGNN(nn.Module):
         device: where the model runs (decides pinned histories and async transfers).
         history_dtype: storage type of the histories (``torch.float16`` halves their memory;
             pulled values are cast back to the compute type).
+        history_nodes: ids of the nodes the histories keep (default: all). Pass
+            ``loader.boundary_nodes()``: the only nodes any batch of that loader pulls (see
+            :class:`History`); the histories then cost rows for those nodes only.
     """
 
     def __init__(
@@ -79,6 +82,7 @@ class ScalableGNN(nn.Module):
         output_proj: nn.Module | None = None,
         device=None,
         history_dtype: torch.dtype = torch.float32,
+        history_nodes: torch.Tensor | None = None,
     ):
         super().__init__()
         if len(layers) < 1:
@@ -98,7 +102,9 @@ class ScalableGNN(nn.Module):
         self.edge_weight = edge_weight
         self.input_proj = input_proj
         self.output_proj = output_proj
-        self.histories = nn.ModuleList([History(num_nodes, int(d), device=device, dtype=history_dtype) for d in hidden_dims])
+        self.histories = nn.ModuleList([History(num_nodes, int(d), device=device, dtype=history_dtype, nodes=history_nodes) for d in hidden_dims])
+        for history in self.histories[1:]:
+            history._slot = self.histories[0]._slot  # one node -> row map serves every layer
 
     def reset_parameters(self) -> None:
         for module in [*self.layers, self.input_proj, self.output_proj]:
@@ -177,27 +183,40 @@ class ScalableGNN(nn.Module):
         """Exact layer-wise full-graph inference through the loader's batches.
 
         Layer ``l`` runs for every batch before layer ``l + 1``, reading the inputs of the halo
-        from the history that layer ``l - 1`` has just filled, so the result equals
-        :meth:`full_forward` while memory stays that of one batch; it also refreshes every history."""
-        batches = list(iter_batches_in_order(loader))
+        from what layer ``l - 1`` has just written, so the result equals :meth:`full_forward`
+        (up to the storage type of the histories) while only one batch's block is alive at a
+        time; it also refreshes every history. With full histories the layer outputs go
+        straight into them; with compact ones (``history_nodes``) a temporary
+        ``[num_nodes, F]`` buffer of the history's type holds the previous layer."""
         outputs = None
+        previous = None  # the last layer's outputs for every node, when its history is compact
         num_layers = len(self.layers)
         for index in range(num_layers):
-            for batch_nodes, _, blk in batches:
+            current = None
+            for batch_nodes, _, blk in iter_batches_in_order(loader):
                 src = blk.srcdata[NID]
                 if index == 0:
                     h = self._project_in(x.index_select(0, src.to(x.device)))
+                elif previous is not None:
+                    h = previous.index_select(0, src.to(previous.device)).to(x.device, x.dtype)
                 else:
                     h = self.histories[index - 1].pull(src).to(x.device, x.dtype)
                 h0_dst = self._project_in(x.index_select(0, batch_nodes.to(x.device))) if self.alpha else None
                 out = self._layer(index, blk, h, h0_dst)
                 if index < num_layers - 1:
-                    self.histories[index].push(out, batch_nodes, track_staleness=False)
+                    history = self.histories[index]
+                    history.push(out, batch_nodes, track_staleness=False)
+                    if not history.stores_all_nodes:
+                        if current is None:
+                            current = torch.empty(self.num_nodes, out.shape[1], dtype=history.emb.dtype, device=out.device)
+                        current[batch_nodes.to(out.device)] = out.to(current.dtype)
                 else:
                     out = self._project_out(out)
                     if outputs is None:
                         outputs = out.new_zeros(self.num_nodes, *out.shape[1:])
                     outputs[batch_nodes.to(out.device)] = out
+                del blk, h, out
+            previous = current
         return outputs
 
     def staleness(self, reset: bool = True) -> list[float]:
