@@ -6,10 +6,16 @@ Parts (``--part``):
   hidden 64, Cheb K=2 / diffusion K=2, windows 12 -> 12, batch 64) on the real METR-LA graph
   (``METR-LA/adj_mx.pkl``, 207 sensors) with the Los-loop week of METR-LA speeds
   (``LosLoop/los_speed.csv``, columns matched to the pickle's sensor ids) plus time of day.
-  Variants run batch by batch in turn so machine load hits all alike; with ``--batches N`` the
-  epoch time is the mean batch time times the batches of one epoch. Both wall time and the
+  Variants: ``cached`` (DynaGraph's cached message passing), ``uncached`` (every gate
+  aggregates its own inputs with operators normalised per call, as PyGT's cells do; the fusions
+  unrelated to caching are the cached path's), ``uncached_kept_ops`` (the same with operators
+  normalised once), and PyGT's own cells. Variants run batch by batch in turn so machine load
+  hits all alike; with ``--batches N`` the epoch time is the mean batch time times the batches of one epoch. Both wall time and the
   process's CPU time are recorded: on a shared, oversubscribed machine (one torch thread) the
   CPU time is the steadier measure of the work done.
+* ``floor``: per batch, cached and uncached, the time of the dense GEMMs and of the sparse
+  products each replayed alone (recorded with a TorchDispatchMode) against the batch time:
+  caching removes sparse products, never GEMMs, which bounds the speedup it can give.
 * ``cells``: one recurrent step (forward + backward) of each cell at the METR-LA shape
   (207 nodes, batch 64, 64 input and hidden features: the second layer), cached vs uncached,
   variants interleaved, median CPU time of ``--cell-reps`` repetitions.
@@ -25,6 +31,7 @@ Run: ``python benchmarks/bench_temporal.py --part all --json benchmarks/results/
 from __future__ import annotations
 
 import argparse
+import contextlib
 import json
 import os
 import sys
@@ -32,6 +39,7 @@ import time
 from pathlib import Path
 
 import torch
+from torch.utils._python_dispatch import TorchDispatchMode
 
 sys.path.insert(0, str(Path(__file__).resolve().parent))
 import bench_temporal_pygt as pygt  # noqa: E402
@@ -49,6 +57,21 @@ def masked_mae(pred, true):
 
 # ----------------------------------------------------------------------------------------------
 # epoch time
+
+
+@contextlib.contextmanager
+def _operators_kept(enabled: bool):
+    """The uncached path with operators normalised once instead of per conv call (what the
+    ``uncached_kept_ops`` variant measures: per-gate aggregation is then the only redundancy)."""
+    if not enabled:
+        yield
+        return
+    original = T.GraphOperators.per_call
+    T.GraphOperators.per_call = lambda self: self
+    try:
+        yield
+    finally:
+        T.GraphOperators.per_call = original
 
 
 def epoch_part(args) -> dict:
@@ -69,6 +92,8 @@ def epoch_part(args) -> dict:
         else:
             ours = T.GCRN(data.in_feats, 1, args.hidden, 2, cell=kind, K=2)
         variants = {"cached": ours, "uncached": ours}
+        if not args.no_kept_ops_variant:
+            variants["uncached_kept_ops"] = ours
         if pygt.GConvGRU is not None and not args.no_pygt:
             variants["pygt"] = pygt.PyGTSeq2Seq(kind, data.in_feats, 1, args.hidden, 2, 2)
         optims = {name: torch.optim.Adam(m.parameters(), lr=1e-3) for name, m in variants.items()}
@@ -81,7 +106,8 @@ def epoch_part(args) -> dict:
                 out = model(x, edge_index, edge_weight, 12)
             else:
                 model.set_caching(name == "cached")
-                out = model(ops, x, 12, snapshot_ids=ids if name == "cached" else None)
+                with _operators_kept(name == "uncached_kept_ops"):
+                    out = model(ops, x, 12, snapshot_ids=ids if name == "cached" else None)
             loss = masked_mae(data.denormalize(out), y)
             optims[name].zero_grad()
             loss.backward()
@@ -105,7 +131,7 @@ def epoch_part(args) -> dict:
                 mean, cpu = sum(ts) / len(ts), sum(cpu_times[name]) / len(ts)
                 row[name] = {"batch_s": mean, "epoch_s": mean * num_batches, "batch_cpu_s": cpu, "epoch_cpu_s": cpu * num_batches,
                              "batches_measured": len(ts)}
-        for other in ("uncached", "pygt"):
+        for other in ("uncached", "uncached_kept_ops", "pygt"):
             if "cached" in row and other in row:
                 row[f"speedup_vs_{other}_wall"] = row[other]["batch_s"] / row["cached"]["batch_s"]
                 row[f"speedup_vs_{other}_cpu"] = row[other]["batch_cpu_s"] / row["cached"]["batch_cpu_s"]
@@ -118,6 +144,117 @@ def epoch_part(args) -> dict:
         "train_batches_per_epoch": num_batches,
         "models": results,
     }
+
+
+# ----------------------------------------------------------------------------------------------
+# what caching can and cannot remove: the dense GEMMs and sparse products of one batch
+
+
+_GEMMS = {"mm", "addmm", "addmm_", "bmm", "baddbmm"}
+
+
+class _ProductRecorder(TorchDispatchMode):
+    """Records every matrix product of a forward + backward pass (shapes and strides of dense
+    operands; the CSR matrix itself for sparse ones) so it can be replayed and timed alone."""
+
+    def __init__(self):
+        super().__init__()
+        self.dense, self.sparse = [], []
+
+    def __torch_dispatch__(self, func, types, args=(), kwargs=None):
+        kwargs = kwargs or {}
+        if func.overloadpacket.__name__ in _GEMMS:
+            tensors = [a for a in args if isinstance(a, torch.Tensor)]
+            if any(t.layout != torch.strided for t in tensors):
+                matrix = next(t for t in tensors if t.layout != torch.strided)
+                dense = next(t for t in tensors[1:] if t.layout == torch.strided and t.dim() == 2 and t is not kwargs.get("out"))
+                self.sparse.append((matrix, tuple(dense.shape)))
+            else:
+                spec = [(tuple(t.shape), tuple(t.stride())) if isinstance(t, torch.Tensor) else t for t in args]
+                self.dense.append((func, spec, {k: v for k, v in kwargs.items() if k in ("beta", "alpha")}))
+        return func(*args, **kwargs)
+
+
+def _replay_seconds(recorder) -> tuple[float, float]:
+    """Sums of the time of each recorded dense and sparse product run alone on random operands."""
+    dense_s = sparse_s = 0.0
+    for func, spec, kwargs in recorder.dense:
+        args = [torch.empty_strided(a[0], a[1]).normal_() if isinstance(a, tuple) and len(a) == 2 and isinstance(a[0], tuple) else a
+                for a in spec]
+        t0 = time.perf_counter()
+        func(*args, **kwargs)
+        dense_s += time.perf_counter() - t0
+    for matrix, shape in recorder.sparse:
+        dense = torch.randn(shape)
+        out = torch.empty(matrix.shape[0], shape[1])
+        t0 = time.perf_counter()
+        torch.addmm(out, matrix, dense, beta=0, out=out)
+        sparse_s += time.perf_counter() - t0
+    return dense_s, sparse_s
+
+
+def floor_part(args) -> dict:
+    """Per batch (forward + backward + Adam) of each model, cached and uncached: the measured
+    time, the time of its dense GEMMs and of its sparse products each replayed alone, and the
+    rest (elementwise work, copies, autograd and Python overhead).
+
+    Caching removes sparse products and their copies; it cannot remove a GEMM (both paths
+    apply the same weights to the same aggregations). So ``(G_u + S_u) / (G_c + S_c)`` is the
+    speedup caching would give if everything else cost nothing, and ``T_u / (G_c + S_c)`` the
+    most any cached path could reach against the measured uncached one.
+    """
+    import statistics
+
+    sensors = T.metr_la_with_los_loop_speeds(DATASETS / "METR-LA", DATASETS / "LosLoop")
+    data = T.SlidingWindowDataset(sensors.speed, 12, 12, zero_is_missing=True, time_of_day=288)
+    ops = sensors.operators()
+    gen = torch.Generator().manual_seed(0)
+    batches = list(data.batches("train", args.batch_size, shuffle=True, generator=gen))[: 2 + args.floor_batches]
+    out = {}
+    for kind in args.models:
+        row = {}
+        for name in ("cached", "uncached"):
+            torch.manual_seed(0)
+            model = T.DCRNN(data.in_feats, 1, args.hidden, 2, K=2) if kind == "dcrnn" else T.GCRN(data.in_feats, 1, args.hidden, 2, cell=kind, K=2)
+            model.set_caching(name == "cached")
+            optim = torch.optim.Adam(model.parameters(), lr=1e-3)
+
+            def step(batch):
+                x, y, ids = batch
+                pred = model(ops, x, 12, snapshot_ids=ids if name == "cached" else None)
+                loss = masked_mae(data.denormalize(pred), y)
+                optim.zero_grad()
+                loss.backward()
+                optim.step()
+
+            step(batches[0])  # fills the cache store and the allocator
+            recorder = _ProductRecorder()
+            with recorder:
+                step(batches[1])
+            walls = []
+            for batch in batches[2:]:
+                t0 = time.perf_counter()
+                step(batch)
+                walls.append(time.perf_counter() - t0)
+            replays = [_replay_seconds(recorder) for _ in range(args.floor_replays)]
+            dense_s = min(r[0] for r in replays)
+            sparse_s = min(r[1] for r in replays)
+            batch_s = statistics.median(walls)
+            row[name] = {"batch_s": batch_s, "batches": walls, "gemm_s": dense_s, "gemm_count": len(recorder.dense),
+                         "spmm_s": sparse_s, "spmm_count": len(recorder.sparse), "rest_s": batch_s - dense_s - sparse_s}
+            print(f"  floor {kind:5s} {name:8s}: batch {batch_s:.3f} s = GEMM {dense_s:.3f} ({len(recorder.dense)}) + "
+                  f"spmm {sparse_s:.3f} ({len(recorder.sparse)}) + rest {batch_s - dense_s - sparse_s:.3f}", flush=True)
+        c, u = row["cached"], row["uncached"]
+        row["speedup_measured"] = u["batch_s"] / c["batch_s"]
+        row["speedup_if_only_products_cost"] = (u["gemm_s"] + u["spmm_s"]) / (c["gemm_s"] + c["spmm_s"])
+        row["speedup_bound_vs_measured_uncached"] = u["batch_s"] / (c["gemm_s"] + c["spmm_s"])
+        row["load_avg_after"] = os.getloadavg()
+        print(f"  floor {kind}: measured {row['speedup_measured']:.2f}x; products only {row['speedup_if_only_products_cost']:.2f}x; "
+              f"bound vs measured uncached {row['speedup_bound_vs_measured_uncached']:.2f}x", flush=True)
+        out[kind] = row
+    return {"workload": "as the epoch part (METR-LA graph, Los-loop speeds, 12 -> 12, batch 64, hidden 64, 2 layers, K=2)",
+            "method": "products recorded with a TorchDispatchMode during one batch, replayed one by one on random operands "
+            f"(min of {args.floor_replays} replays); batch_s the median of {args.floor_batches} batches", "models": out}
 
 
 # ----------------------------------------------------------------------------------------------
@@ -279,8 +416,10 @@ def accuracy_part(args) -> dict:
 
 def main(argv=None):
     parser = argparse.ArgumentParser(description=__doc__.split("\n")[0])
-    parser.add_argument("--part", choices=["epoch", "cells", "throughput", "accuracy", "all"], default="all")
+    parser.add_argument("--part", choices=["epoch", "floor", "cells", "throughput", "accuracy", "all"], default="all")
     parser.add_argument("--cell-reps", type=int, default=7)
+    parser.add_argument("--floor-batches", type=int, default=3, help="timed batches per model and path in the floor part")
+    parser.add_argument("--floor-replays", type=int, default=2)
     parser.add_argument("--models", nargs="+", default=["lstm", "gru", "dcrnn"], choices=["lstm", "gru", "dcrnn"])
     parser.add_argument("--batch-size", type=int, default=64)
     parser.add_argument("--hidden", type=int, default=64)
@@ -296,13 +435,14 @@ def main(argv=None):
     parser.add_argument("--sets", nargs="+", default=["chickenpox", "england_covid"], choices=["chickenpox", "england_covid"])
     parser.add_argument("--threads", type=int, default=2)
     parser.add_argument("--no-pygt", action="store_true")
+    parser.add_argument("--no-kept-ops-variant", action="store_true", help="skip the uncached variant with operators normalised once")
     parser.add_argument("--json", default=None)
     args = parser.parse_args(argv)
     torch.set_num_threads(args.threads)
     report = {"threads": args.threads, "pygt": pygt.PYGT_IMPORT, "load_avg_start": os.getloadavg()}
     parts = ["epoch", "cells", "throughput", "accuracy"] if args.part == "all" else [args.part]
     for part in parts:
-        report[part] = {"epoch": epoch_part, "cells": cells_part, "throughput": throughput_part, "accuracy": accuracy_part}[part](args)
+        report[part] = {"epoch": epoch_part, "floor": floor_part, "cells": cells_part, "throughput": throughput_part, "accuracy": accuracy_part}[part](args)
     report["load_avg_end"] = os.getloadavg()
     print(json.dumps(report, indent=1))
     if args.json:

@@ -39,6 +39,15 @@ def test_operators_match_dense_formulas():
     assert torch.allclose(ops.dense("walk_backward").double(), backward, atol=1e-6)
 
 
+def test_per_call_operators_are_rebuilt_and_equal_the_kept_ones():
+    ops, _ = _random_ops()
+    fresh = ops.per_call()
+    for name in ("gcn", "cheb", "walk_forward", "walk_backward", "mean"):
+        kept, first, second = getattr(ops, name)(), getattr(fresh, name)(), getattr(fresh, name)()
+        assert getattr(ops, name)() is kept and first is not second
+        assert torch.equal(kept[1], first[1]) and torch.equal(kept[0].src, first[0].src) and torch.equal(kept[0].dst, first[0].dst)
+
+
 def test_cheb_and_diffusion_msg_pass_match_dense():
     ops, adj = _random_ops()
     x = torch.randn(adj.shape[0], 3, dtype=torch.float64)
@@ -300,5 +309,6 @@ def test_cached_forward_aggregates_each_tensor_once(monkeypatch):
     # decoder); decoder, 4 steps: the fed-back input, layer 0's h (shared with layer 1) and
     # layer 1's h except after the last step.
     assert counts[True] == 1 + 5 + 5 + (4 * 3 - 1)
-    # Naive: 8 convs (4 gates x {input, hidden}) per cell step, 2 x (5 + 4) cell steps.
-    assert counts[False] == 8 * 18
+    # Naive: 8 convs (4 gates x {input, hidden}) per cell step, 2 x (5 + 4) cell steps, except
+    # the first encoder step of each layer (zero state: only the i, c, o input convs).
+    assert counts[False] == 8 * 18 - 2 * 5

@@ -56,6 +56,17 @@ class GraphOperators:
         self.graph = graph
         self.edge_weight = edge_weight.to(torch.float64 if edge_weight.dtype == torch.float64 else torch.float32)
         self._ops: dict = {}
+        self._keep = True
+
+    def per_call(self) -> "GraphOperators":
+        """The same graph with operators normalised anew on every request, never kept.
+
+        This is how PyG's ``ChebConv`` and PyGT's ``DConv`` work (the normalisation runs in every
+        forward call); DynaGraph's uncached baseline does the same. Shares graph and weights.
+        """
+        other = GraphOperators.__new__(GraphOperators)
+        other.graph, other.edge_weight, other._ops, other._keep = self.graph, self.edge_weight, {}, False
+        return other
 
     @classmethod
     def from_edges(cls, src, dst, num_nodes: int, edge_weight=None) -> "GraphOperators":
@@ -79,6 +90,8 @@ class GraphOperators:
         return src, dst, self.edge_weight
 
     def _cached(self, name, build):
+        if not self._keep:
+            return build()
         op = self._ops.get(name)
         if op is None:
             op = build()

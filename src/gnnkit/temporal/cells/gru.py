@@ -121,28 +121,45 @@ class GraphGRUCell(nn.Module):
             if x_gates is None and x_agg is None:
                 x_agg = self.conv_x.msg_pass(ops, x)
             return self.step(ops, h, h_agg, x_agg, x_gates)
-        if h is None:
-            h = x.new_zeros(*x.shape[:-1], H)
         if not self.split:
+            if h is None:
+                h = x.new_zeros(*x.shape[:-1], H)
             gx = [run_whole_conv(c, ops, x) for c in self.convs_x]
             z = torch.sigmoid(gx[0] + run_whole_conv(self.convs_h[0], ops, h))
             r = torch.sigmoid(gx[1] + run_whole_conv(self.convs_h[1], ops, h))
             cand = torch.tanh(gx[2] + run_whole_conv(self.convs_h[2], ops, r * h))
             return z * h + (1 - z) * cand
+        return self._forward_uncached(ops.per_call(), x, h)
 
-        # Naive: every gate runs its own message passing on x and on h (as a GRU built from one
-        # graph conv per gate does).
-        def gate(k):
+    def _forward_uncached(self, ops: GraphOperators, x: torch.Tensor, h: torch.Tensor | None) -> torch.Tensor:
+        """The standard per-gate model (as PyGT's GConvGRU computes it): every gate runs its own
+        message passing on ``x`` and on ``h`` with operators normalised per call (``ops`` comes
+        from :meth:`GraphOperators.per_call`). The fusions that have nothing to do with caching
+        are the cached path's: each gate's input and hidden terms and bias are summed inside
+        one ``addmm`` chain, the activations run in place, ``lerp`` for the update, and the zero
+        initial state is skipped."""
+        H = self.hidden_feats
+        rows = x.shape[:-1]
+        W, b = self.conv_x.weight, self.conv_x.bias
+
+        def gate(k, hidden_conv=None, hidden_in=None, hidden_cols=None):
             cols = slice(k * H, (k + 1) * H)
-            return self.conv_x.update(self.conv_x.msg_pass(ops, x), cols), cols
+            x_agg = self.conv_x.msg_pass(ops, x)
+            out = torch.addmm(b[cols], x_agg.reshape(-1, x_agg.shape[-1]), W[cols].t())
+            if hidden_conv is None:
+                return out
+            h_agg = hidden_conv.msg_pass(ops, hidden_in)
+            weight = hidden_conv.weight if hidden_cols is None else hidden_conv.weight[hidden_cols]
+            return out.addmm_(h_agg.reshape(out.shape[0], -1), weight.t())
 
-        zx, cols_z = gate(0)
-        rx, cols_r = gate(1)
-        cand_x, _ = gate(2)
-        z = torch.sigmoid(zx + self.conv_h.update(self.conv_h.msg_pass(ops, h), cols_z))
-        r = torch.sigmoid(rx + self.conv_h.update(self.conv_h.msg_pass(ops, h), cols_r))
-        cand = torch.tanh(cand_x + self.conv_hc.update(self.conv_hc.msg_pass(ops, r * h)))
-        return z * h + (1 - z) * cand
+        if h is None:
+            z = gate(0).sigmoid_()
+            cand = gate(2).tanh_()
+            return (cand - z * cand).view(*rows, H)
+        z = gate(0, self.conv_h, h, slice(0, H)).sigmoid_()
+        r = gate(1, self.conv_h, h, slice(H, 2 * H)).sigmoid_()
+        cand = gate(2, self.conv_hc, (r.view(h.shape) * h)).tanh_()
+        return torch.lerp(cand, h.reshape(-1, H), z).view(h.shape)
 
     def extra_repr(self) -> str:
         return f"{self.in_feats}, {self.hidden_feats}, split={self.split}"

@@ -68,15 +68,38 @@ class GraphLSTMCell(nn.Module):
         return (self.conv_x.update(x_agg),)
 
     def _naive_gates(self, ops, x, h):
+        # gnnkit.nn convs used whole, one per gate and side.
+        return [run_whole_conv(cx, ops, x) + run_whole_conv(ch, ops, h) for cx, ch in zip(self.convs_x, self.convs_h)]
+
+    def _forward_uncached(self, ops: GraphOperators, x: torch.Tensor, state) -> tuple[torch.Tensor, torch.Tensor]:
+        """The standard per-gate model (as PyGT's GConvLSTM computes it): every gate runs its own
+        message passing on ``x`` and on ``h`` with operators normalised per call (``ops`` comes
+        from :meth:`GraphOperators.per_call`). The fusions unrelated to caching are the cached
+        path's: input term, hidden term and bias summed in one ``addmm`` chain per gate,
+        peepholes by ``addcmul``, activations in place, the zero initial state skipped."""
         H = self.hidden_feats
-        if not self.split:
-            return [run_whole_conv(cx, ops, x) + run_whole_conv(ch, ops, h) for cx, ch in zip(self.convs_x, self.convs_h)]
-        # Every gate runs its own message passing on x and on h (one graph conv per gate).
-        out = []
-        for k in range(4):
+        rows = x.shape[:-1]
+        W, b = self.conv_x.weight, self.conv_x.bias
+
+        def gate(k):
             cols = slice(k * H, (k + 1) * H)
-            out.append(self.conv_x.update(self.conv_x.msg_pass(ops, x), cols) + self.conv_h.update(self.conv_h.msg_pass(ops, h), cols))
-        return out
+            x_agg = self.conv_x.msg_pass(ops, x)
+            out = torch.addmm(b[cols], x_agg.reshape(-1, x_agg.shape[-1]), W[cols].t())
+            if state is None:
+                return out
+            h_agg = self.conv_h.msg_pass(ops, state[0])
+            return out.addmm_(h_agg.reshape(out.shape[0], -1), self.conv_h.weight[cols].t())
+
+        peep = self.peephole
+        if state is None:  # zero state: no hidden terms, no forget gate, no i peephole
+            c_new = gate(0).sigmoid_() * gate(2).tanh_()
+        else:
+            c = state[1].reshape(-1, H)
+            i = torch.addcmul(gate(0), c, peep[0]).sigmoid_()
+            f = torch.addcmul(gate(1), c, peep[1]).sigmoid_()
+            c_new = torch.addcmul(f * c, i, gate(2).tanh_())
+        o = torch.addcmul(gate(3), c_new, peep[2]).sigmoid_()
+        return (o * torch.tanh(c_new)).view(*rows, H), c_new.view(*rows, H)
 
     def step(self, ops: GraphOperators, state, h_agg=None, x_agg=None, x_gates=None):
         """The cached update; the input comes as its aggregation ``x_agg: [N, *, S * F]`` or as
@@ -121,6 +144,8 @@ class GraphLSTMCell(nn.Module):
             if x_gates is None and x_agg is None:
                 x_agg = self.conv_x.msg_pass(ops, x)
             return self.step(ops, state, h_agg, x_agg, x_gates)
+        if self.split:
+            return self._forward_uncached(ops.per_call(), x, state)
         if state is None:
             zeros = x.new_zeros(*x.shape[:-1], self.hidden_feats)
             state = (zeros, zeros)
