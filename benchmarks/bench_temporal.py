@@ -434,12 +434,17 @@ def main(argv=None):
     parser.add_argument("--seeds", type=int, default=3)
     parser.add_argument("--sets", nargs="+", default=["chickenpox", "england_covid"], choices=["chickenpox", "england_covid"])
     parser.add_argument("--threads", type=int, default=2)
+    parser.add_argument("--compile-gates", action="store_true", help="elementwise gate math through torch.compile (cached and uncached alike)")
     parser.add_argument("--no-pygt", action="store_true")
     parser.add_argument("--no-kept-ops-variant", action="store_true", help="skip the uncached variant with operators normalised once")
     parser.add_argument("--json", default=None)
     args = parser.parse_args(argv)
     torch.set_num_threads(args.threads)
-    report = {"threads": args.threads, "pygt": pygt.PYGT_IMPORT, "load_avg_start": os.getloadavg()}
+    if args.compile_gates:
+        T.compile_gates(True)  # the warm-up batch compiles
+    report = {"threads": args.threads, "pygt": pygt.PYGT_IMPORT, "compiled_gates": args.compile_gates,
+              "command": " ".join(["python", "benchmarks/bench_temporal.py"] + list(sys.argv[1:] if argv is None else argv)),
+              "load_avg_start": os.getloadavg()}
     parts = ["epoch", "cells", "throughput", "accuracy"] if args.part == "all" else [args.part]
     for part in parts:
         report[part] = {"epoch": epoch_part, "floor": floor_part, "cells": cells_part, "throughput": throughput_part, "accuracy": accuracy_part}[part](args)

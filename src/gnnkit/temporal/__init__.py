@@ -19,6 +19,7 @@ Data-parallel training: :mod:`gnnkit.temporal.parallel` (``torchrun ... -m gnnki
 from .api import cache, integrate, msg_pass, stack_seq_model, update
 from .cache import CacheStore
 from .cells import GraphGRUCell, GraphLSTMCell
+from .cells._gates import compile_gates
 from .conv import ChebSplitConv, DiffusionSplitConv, GCNSplitConv, SAGESplitConv, SplitConv
 from .models import DCRNN, GCRN, GConvGRU, GConvLSTM
 from .propagation import GraphOperators, propagate
@@ -51,6 +52,7 @@ __all__ = [
     "SAGESplitConv",
     "GraphGRUCell",
     "GraphLSTMCell",
+    "compile_gates",
     "GConvGRU",
     "GConvLSTM",
     "DCRNN",

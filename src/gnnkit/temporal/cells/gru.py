@@ -21,6 +21,7 @@ from torch import nn
 from ..conv import SplitConv
 from ..propagation import GraphOperators
 from ._factory import make_conv, run_whole_conv
+from ._gates import gru_reset, gru_update
 
 __all__ = ["GraphGRUCell"]
 
@@ -102,12 +103,11 @@ class GraphGRUCell(nn.Module):
             h_agg = self.conv_h.msg_pass(ops, h)
         h2 = h.reshape(-1, H)
         # One aggregation of h feeds z and r (one GEMM for both gates and both terms).
-        zr = gate_sum(0, slice(0, 2 * H), h_agg, self.conv_h.weight).sigmoid_()
-        # unbind of a [rows, 2, H] view: its backward is one stack, not a zero-filled buffer per slice
-        z, r = zr.view(-1, 2, H).unbind(1)
-        agg_rh = self.conv_hc.msg_pass(ops, (r * h2).view(h.shape))
-        cand = gate_sum(1, slice(2 * H, 3 * H), agg_rh, self.conv_hc.weight).tanh_()
-        return torch.lerp(cand, h2, z).view(h.shape)
+        z_pre, r_pre = gate_sum(0, slice(0, 2 * H), h_agg, self.conv_h.weight).view(-1, 2, H).unbind(1)
+        z, rh = gru_reset(z_pre, r_pre, h2)
+        agg_rh = self.conv_hc.msg_pass(ops, rh.view(h.shape))
+        cand_pre = gate_sum(1, slice(2 * H, 3 * H), agg_rh, self.conv_hc.weight)
+        return gru_update(cand_pre, h2, z).view(h.shape)
 
     def forward(self, ops: GraphOperators, x: torch.Tensor, h: torch.Tensor | None = None, x_agg=None, x_gates=None, h_agg=None):
         """x: [N, *, F_in], h: [N, *, H] or None (zeros) -> h_t: [N, *, H].
@@ -136,8 +136,8 @@ class GraphGRUCell(nn.Module):
         message passing on ``x`` and on ``h`` with operators normalised per call (``ops`` comes
         from :meth:`GraphOperators.per_call`). The fusions that have nothing to do with caching
         are the cached path's: each gate's input and hidden terms and bias are summed inside
-        one ``addmm`` chain, the activations run in place, ``lerp`` for the update, and the zero
-        initial state is skipped."""
+        one ``addmm`` chain, the elementwise gate math is the same functions (compiled or not,
+        see :func:`~gnnkit.temporal.compile_gates`), and the zero initial state is skipped."""
         H = self.hidden_feats
         rows = x.shape[:-1]
         W, b = self.conv_x.weight, self.conv_x.bias
@@ -156,10 +156,10 @@ class GraphGRUCell(nn.Module):
             z = gate(0).sigmoid_()
             cand = gate(2).tanh_()
             return (cand - z * cand).view(*rows, H)
-        z = gate(0, self.conv_h, h, slice(0, H)).sigmoid_()
-        r = gate(1, self.conv_h, h, slice(H, 2 * H)).sigmoid_()
-        cand = gate(2, self.conv_hc, (r.view(h.shape) * h)).tanh_()
-        return torch.lerp(cand, h.reshape(-1, H), z).view(h.shape)
+        h2 = h.reshape(-1, H)
+        z, rh = gru_reset(gate(0, self.conv_h, h, slice(0, H)), gate(1, self.conv_h, h, slice(H, 2 * H)), h2)
+        cand_pre = gate(2, self.conv_hc, rh.view(h.shape))
+        return gru_update(cand_pre, h2, z).view(h.shape)
 
     def extra_repr(self) -> str:
         return f"{self.in_feats}, {self.hidden_feats}, split={self.split}"

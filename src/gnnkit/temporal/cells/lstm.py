@@ -20,6 +20,7 @@ from torch import nn
 from ..conv import SplitConv
 from ..propagation import GraphOperators
 from ._factory import make_conv, run_whole_conv
+from ._gates import lstm_update
 
 __all__ = ["GraphLSTMCell"]
 
@@ -75,8 +76,8 @@ class GraphLSTMCell(nn.Module):
         """The standard per-gate model (as PyGT's GConvLSTM computes it): every gate runs its own
         message passing on ``x`` and on ``h`` with operators normalised per call (``ops`` comes
         from :meth:`GraphOperators.per_call`). The fusions unrelated to caching are the cached
-        path's: input term, hidden term and bias summed in one ``addmm`` chain per gate,
-        peepholes by ``addcmul``, activations in place, the zero initial state skipped."""
+        path's: input term, hidden term and bias summed in one ``addmm`` chain per gate, the
+        same elementwise gate function (compiled or not), the zero initial state skipped."""
         H = self.hidden_feats
         rows = x.shape[:-1]
         W, b = self.conv_x.weight, self.conv_x.bias
@@ -93,13 +94,10 @@ class GraphLSTMCell(nn.Module):
         peep = self.peephole
         if state is None:  # zero state: no hidden terms, no forget gate, no i peephole
             c_new = gate(0).sigmoid_() * gate(2).tanh_()
-        else:
-            c = state[1].reshape(-1, H)
-            i = torch.addcmul(gate(0), c, peep[0]).sigmoid_()
-            f = torch.addcmul(gate(1), c, peep[1]).sigmoid_()
-            c_new = torch.addcmul(f * c, i, gate(2).tanh_())
-        o = torch.addcmul(gate(3), c_new, peep[2]).sigmoid_()
-        return (o * torch.tanh(c_new)).view(*rows, H), c_new.view(*rows, H)
+            o = torch.addcmul(gate(3), c_new, peep[2]).sigmoid_()
+            return (o * torch.tanh(c_new)).view(*rows, H), c_new.view(*rows, H)
+        h_new, c_new = lstm_update(gate(0), gate(1), gate(2), gate(3), state[1].reshape(-1, H), peep)
+        return h_new.view(*rows, H), c_new.view(*rows, H)
 
     def step(self, ops: GraphOperators, state, h_agg=None, x_agg=None, x_gates=None):
         """The cached update; the input comes as its aggregation ``x_agg: [N, *, S * F]`` or as
@@ -122,20 +120,14 @@ class GraphLSTMCell(nn.Module):
             # One aggregation of h for the four gates, summed with the input term inside the GEMM.
             agg = h_agg.reshape(pre.shape[0], -1)
             pre = pre.addmm_(agg, self.conv_h.weight.t()) if x_gates is None else torch.addmm(pre, agg, self.conv_h.weight.t())
-        # split of the [rows, 4, H] view (gate order i, f, c, o): its backward is one cat, not a
-        # zero-filled buffer per gate
-        gif, gc, go = pre.view(-1, 4, H).split([2, 1, 1], dim=1)
-        gc, go = gc.squeeze(1), go.squeeze(1)
-        peep = self.peephole
+        # unbind of the [rows, 4, H] view (gate order i, f, c, o): its backward is one stack
+        gi, gf, gc, go = pre.view(-1, 4, H).unbind(1)
         if state is None:  # zero cell state: the forget gate and the i/f peepholes have nothing to act on
-            c_new = torch.sigmoid(gif[:, 0]) * torch.tanh(gc)
-        else:
-            c = c.reshape(-1, H)
-            # i and f together: one addcmul and one sigmoid over [rows, 2, H]
-            i, f = torch.addcmul(gif, c.unsqueeze(1), peep[:2]).sigmoid_().unbind(1)
-            c_new = torch.addcmul(f * c, i, torch.tanh(gc))
-        o = torch.addcmul(go, c_new, peep[2]).sigmoid_()
-        return (o * torch.tanh(c_new)).view(*rows, H), c_new.view(*rows, H)
+            c_new = torch.sigmoid(gi) * torch.tanh(gc)
+            o = torch.addcmul(go, c_new, self.peephole[2]).sigmoid_()
+            return (o * torch.tanh(c_new)).view(*rows, H), c_new.view(*rows, H)
+        h_new, c_new = lstm_update(gi, gf, gc, go, c.reshape(-1, H), self.peephole)
+        return h_new.view(*rows, H), c_new.view(*rows, H)
 
     def forward(self, ops: GraphOperators, x: torch.Tensor, state=None, x_agg=None, x_gates=None, h_agg=None):
         """x: [N, *, F_in]; state (h, c) or None -> (h_t, c_t). ``x_agg`` / ``x_gates`` / ``h_agg``
