@@ -13,6 +13,9 @@ Example (METR-LA graph, 12 -> 12 forecasting)::
     for x, y, ids in data.batches("train", 64, shuffle=True):
         pred = data.denormalize(model(ops, x, 12, targets=data.normalize_targets(y), teacher_forcing=0.5, snapshot_ids=ids))
 
+``compile_gates(True)`` runs the cells' elementwise gate math through ``torch.compile`` (cached
+and uncached paths alike; needs a C++ compiler on CPU).
+
 Data-parallel training: :mod:`gnnkit.temporal.parallel` (``torchrun ... -m gnnkit.temporal.parallel``).
 """
 

@@ -17,7 +17,9 @@ Caching (``caching = True``, all cells split convs) runs :meth:`GraphSeq2Seq._fo
 * inside a cell, one aggregation of ``h`` serves all gates and each group of gates is one GEMM
   (see the cells); the zero initial state is not aggregated.
 
-Turning caching off computes the same outputs the naive way.
+Turning caching off computes the same outputs the naive way: PyGT's per-step, per-gate model,
+where every gate aggregates its own inputs with operators normalised per call
+(:meth:`GraphOperators.per_call`), with the same non-caching fusions as the cached path.
 """
 
 from __future__ import annotations
