@@ -62,7 +62,9 @@ def build(name: str, depth: int, in_feats: int, num_classes: int, args) -> torch
         return PlainGCN(in_feats, args.hidden, num_classes, depth, **common)
     if name == "DeeperGCN":
         conv_kwargs = {"num_layers": args.gen_mlp_layers, "msg_norm": args.msg_norm, "learn_msg_scale": args.msg_norm}
-        return DeeperGCN(in_feats, args.hidden, num_classes, depth, aggr=args.aggr, conv_kwargs=conv_kwargs, **residual)
+        if args.aggr == "softmax":
+            conv_kwargs["beta"] = args.beta  # initial (or, with --fixed-aggr, fixed) inverse temperature
+        return DeeperGCN(in_feats, args.hidden, num_classes, depth, aggr=args.aggr, learn=not args.fixed_aggr, conv_kwargs=conv_kwargs, **residual)
     raise ValueError(name)
 
 
@@ -87,6 +89,20 @@ def residual_alphas(model) -> list[float]:
     return [float(m.alpha.detach()) for m in model.modules() if getattr(m, "alpha", None) is not None and isinstance(m.alpha, torch.nn.Parameter)]
 
 
+@torch.no_grad()
+def accuracy_without_blocks(model, g, feat, label, masks) -> list[float]:
+    """Accuracies of the same weights with every ReZero alpha set to 0, i.e. with the residual
+    blocks removed: how much of the accuracy the deep stack itself carries."""
+    alphas = [m.alpha for m in model.modules() if isinstance(getattr(m, "alpha", None), torch.nn.Parameter)]
+    saved = [a.detach().clone() for a in alphas]
+    for a in alphas:
+        a.zero_()
+    pred = model(g, feat).argmax(1)
+    for a, v in zip(alphas, saved):
+        a.copy_(v)
+    return [float((pred[m] == label[m]).float().mean()) for m in masks]
+
+
 def train(model, g, feat, label, masks, epochs: int, lr: float, weight_decay: float, patience: int = 0, drop_edge: float = 0.0, wd_mode: str = "all", clip: float = 0.0, warmup: int = 0):
     """Full-batch training; ``drop_edge`` > 0 trains every epoch on a graph with that fraction of the
     edges removed at random (DropEdge, Rong et al. 2020), evaluating on the full graph. ``clip`` > 0
@@ -95,7 +111,7 @@ def train(model, g, feat, label, masks, epochs: int, lr: float, weight_decay: fl
     opt = torch.optim.Adam(param_groups(model, weight_decay, wd_mode), lr=lr)
     sched = torch.optim.lr_scheduler.LambdaLR(opt, lambda e: min(1.0, (e + 1) / warmup)) if warmup > 0 else None
     train_mask, val_mask, test_mask = masks
-    curve, best, best_alphas = [], (-1.0, 0.0, 0), []
+    curve, best, best_alphas, blocks_off = [], (-1.0, 0.0, 0), [], None
     start, cpu_start = time.perf_counter(), time.process_time()
     for epoch in range(epochs):
         model.train()
@@ -120,9 +136,11 @@ def train(model, g, feat, label, masks, epochs: int, lr: float, weight_decay: fl
         if accs[1] > best[0]:
             best = (accs[1], accs[2], epoch + 1)
             best_alphas = residual_alphas(model)
+            if best_alphas:
+                blocks_off = accuracy_without_blocks(model, g, feat, label, (val_mask, test_mask))
         if patience and epoch + 1 - best[2] >= patience:
             break  # early stopping on validation accuracy
-    return {"val": best[0], "test": best[1], "best_epoch": best[2], "epochs_run": len(curve), "alphas_at_best": best_alphas, "seconds": time.perf_counter() - start, "cpu_seconds": time.process_time() - cpu_start, "curve": curve}
+    return {"val": best[0], "test": best[1], "best_epoch": best[2], "epochs_run": len(curve), "alphas_at_best": best_alphas, "val_test_with_blocks_off": blocks_off, "seconds": time.perf_counter() - start, "cpu_seconds": time.process_time() - cpu_start, "curve": curve}
 
 
 def main() -> None:
@@ -139,6 +157,8 @@ def main() -> None:
     parser.add_argument("--input-dropout", type=float, default=0.5)
     parser.add_argument("--norm", default="batch", choices=["batch", "layer", "none"])
     parser.add_argument("--aggr", default="softmax", help="DeeperGCN aggregation (softmax, powermean, mean, ...)")
+    parser.add_argument("--beta", type=float, default=1.0, help="DeeperGCN softmax aggregation: initial inverse temperature")
+    parser.add_argument("--fixed-aggr", action="store_true", help="DeeperGCN: keep beta / p fixed instead of learning them")
     parser.add_argument("--gen-mlp-layers", type=int, default=1)
     parser.add_argument("--msg-norm", action="store_true")
     parser.add_argument("--weight-decay", type=float, default=5e-4)
@@ -170,6 +190,7 @@ def main() -> None:
     seeds = [int(v) for v in args.seeds.split(",")]
     runs = ([] if args.no_baseline else [("GCN", 2)]) + [(m, int(d)) for d in args.depths.split(",") for m in args.models.split(",") if m]
     results = {}
+    config = {k: v for k, v in vars(args).items() if k not in ("merge", "root", "out")}
     print(f"load average at start {os.getloadavg()}", flush=True)
     print(f"{'model':>10} {'depth':>5} {'seed':>4} {'val':>6} {'test':>6} {'best ep':>7} {'epochs':>6} {'cpu s':>7}")
     for name, depth in runs:
@@ -183,19 +204,23 @@ def main() -> None:
             res["seed"] = seed
             per_seed.append(res)
             alphas = res["alphas_at_best"]
-            alpha_note = f"  |alpha| mean {sum(abs(a) for a in alphas) / len(alphas):.3f} max {max(abs(a) for a in alphas):.3f}" if alphas else ""
+            alpha_note = ""
+            if alphas:
+                off = res["val_test_with_blocks_off"]
+                alpha_note = f"  |alpha| mean {sum(abs(a) for a in alphas) / len(alphas):.3f} max {max(abs(a) for a in alphas):.3f}; blocks off: val {off[0]:.3f} test {off[1]:.3f}"
             print(f"{name:>10} {depth:>5} {seed:>4} {res['val']:>6.3f} {res['test']:>6.3f} {res['best_epoch']:>7} {res['epochs_run']:>6} {res['cpu_seconds']:>7.1f}{alpha_note}", flush=True)
-        vals = torch.tensor([r["val"] for r in per_seed])
-        tests = torch.tensor([r["test"] for r in per_seed])
-        results[f"{name}-{depth}"] = {
-            "val": float(vals.mean()), "test": float(tests.mean()), "test_std": float(tests.std()) if len(seeds) > 1 else 0.0,
-            "seeds": seeds, "per_seed": [{k: v for k, v in r.items() if k != "curve"} for r in per_seed],
-            "curve": per_seed[0]["curve"],  # the first seed's learning curve, for the plot
-            "best_epoch": per_seed[0]["best_epoch"],
-            "loadavg_end": os.getloadavg(),
-        }
+            vals = torch.tensor([r["val"] for r in per_seed])
+            tests = torch.tensor([r["test"] for r in per_seed])
+            results[f"{name}-{depth}"] = {
+                "val": float(vals.mean()), "test": float(tests.mean()), "test_std": float(tests.std()) if len(per_seed) > 1 else 0.0,
+                "seeds": [r["seed"] for r in per_seed], "per_seed": [{k: v for k, v in r.items() if k != "curve"} for r in per_seed],
+                "curve": per_seed[0]["curve"],  # the first seed's learning curve, for the plot
+                "best_epoch": per_seed[0]["best_epoch"],
+                "loadavg_end": os.getloadavg(),
+            }
+            # Written after every seed, so a run cut by its time limit keeps the seeds it finished.
+            write({"config": config, "results": results}, Path(args.out), plot_curves=False, quiet=True)
         print(f"{name:>10} {depth:>5} mean val {vals.mean():.3f} test {tests.mean():.3f} +- {results[f'{name}-{depth}']['test_std']:.3f} over seeds {seeds}", flush=True)
-    config = {k: v for k, v in vars(args).items() if k not in ("merge", "root", "out")}
     write({"config": config, "results": results}, Path(args.out), plot_curves=not args.no_plot)
 
 
@@ -220,9 +245,9 @@ def merge_seeds(parts: list[dict]) -> dict:
     return results
 
 
-def write(payload: dict, out: Path, plot_curves: bool = True) -> None:
+def write(payload: dict, out: Path, plot_curves: bool = True, quiet: bool = False) -> None:
     results = payload["results"]
-    if "GCN-2" in results:
+    if "GCN-2" in results and not quiet:
         base = results["GCN-2"]["test"]
         for key, res in results.items():
             print(f"{key:>14}: mean test {res['test']:.3f} ({(res['test'] - base) * 100:+.1f} points vs GCN-2), mean val {res['val']:.3f}")
@@ -232,7 +257,8 @@ def write(payload: dict, out: Path, plot_curves: bool = True) -> None:
     os.replace(tmp, out)
     if plot_curves:
         plot(results, out.with_name(out.stem + "_curves.png"))
-    print(f"wrote {out}")
+    if not quiet:
+        print(f"wrote {out}")
 
 
 def plot(results: dict, path: Path) -> None:
@@ -247,8 +273,8 @@ def plot(results: dict, path: Path) -> None:
         style = "-" if "Plain" not in key else "--"
         axes[0].plot(epochs, [c["val"] for c in res["curve"]], style, label=key)
         axes[1].plot(epochs, [c["loss"] for c in res["curve"]], style, label=key)
-    axes[0].set(xlabel="epoch", ylabel="validation accuracy", title="Cora: validation accuracy")
-    axes[1].set(xlabel="epoch", ylabel="training loss", title="Cora: training loss", yscale="log")
+    axes[0].set(xlabel="epoch", ylabel="validation accuracy", title="Cora: validation accuracy (first seed of each model)")
+    axes[1].set(xlabel="epoch", ylabel="training loss", title="Cora: training loss (first seed)", yscale="log")
     axes[0].legend(fontsize=8)
     fig.tight_layout()
     tmp = path.with_suffix(".tmp.png")
