@@ -3,18 +3,26 @@
 * Cora and CiteSeer (public split): 2-layer GCN (GraphConv, D^-1/2 (A+I) D^-1/2 as edge
   weights) trained full-batch vs as a GAS model over METIS clusters; test accuracy at the
   best validation epoch (full-graph evaluation), mean over seeds; history staleness per epoch.
-* A 2M-node planted-partition graph: a 4-layer GAS GCN vs the full-batch model (same widths).
-  Each runs in a fresh subprocess that loads the prepared graph and reports its peak memory
-  above the memory held after loading (the training's own footprint) and the whole process
-  peak; GAS also logs staleness per epoch.
+* A 2M-node planted-partition graph: a 4-layer GAS GCN vs gnnkit's full-batch GCN
+  (``gnnkit.nn.GCN``, same widths, same graph and features). Each run is a fresh subprocess
+  that loads the dataset (COO, edge weights, features, labels, mask), takes that RSS as its
+  base and reports the peak RSS above it (everything the method builds to train: CSR views,
+  activations; for GAS the partition vector, loader, boundary set, histories, blocks) and the
+  whole-process peak (see ``big_child``). GAS logs the histories' staleness per epoch. The
+  full-batch baseline is the leaner of GraphConv(norm='none') with the GCN edge weights and
+  GraphConv(norm='both'). GAS variants: histories for all nodes or compact (only the
+  boundary nodes a batch can pull), float32 / float16 / bfloat16 storage.
 
 Usage: python benchmarks/bench_gas.py [--parts planetoid,big] [--seeds 3] [--big-nodes 2000000]
-       [--out benchmarks/results/bench_gas.json]
+       [--big-graph communities] [--hidden 64] [--threads 1] [--big-runs full,gas_compact_fp16]
+       [--merge] [--out benchmarks/results/bench_gas.json]
 """
 
 from __future__ import annotations
 
 import argparse
+import ctypes
+import gc
 import json
 import os
 import resource
@@ -32,17 +40,17 @@ import torch.nn.functional as F
 import gnnkit as gk
 from gnnkit.data import read_planetoid
 from gnnkit.data.synthetic import planted_partition
-from gnnkit.nn import GraphConv
+from gnnkit.nn import GCN, GraphConv
 from gnnkit.sampling import metis_partition, reorder_by_partition
 from gnnkit.scale import ScalableGNN, SubgraphLoader, gcn_norm_weights
 
 DATASETS = Path(__file__).resolve().parents[1].parent / "shared" / "datasets"
 
 
-def gcn_model(in_dim, hidden, out_dim, num_layers, num_nodes, dropout, history_dtype=torch.float32):
+def gcn_model(in_dim, hidden, out_dim, num_layers, num_nodes, dropout, history_dtype=torch.float32, history_nodes=None):
     dims = [in_dim] + [hidden] * (num_layers - 1) + [out_dim]
     layers = [GraphConv(dims[i], dims[i + 1], norm="none") for i in range(num_layers)]
-    return ScalableGNN(layers, num_nodes, dims[1:-1], dropout=dropout, edge_weight="w", history_dtype=history_dtype)
+    return ScalableGNN(layers, num_nodes, dims[1:-1], dropout=dropout, edge_weight="w", history_dtype=history_dtype, history_nodes=history_nodes)
 
 
 def accuracy(logits, labels):
@@ -145,7 +153,8 @@ def big_prepare(path, num_nodes, num_parts, family="sbm10"):
     g, perm, ptr = reorder_by_partition(g, parts)
     parts = parts[perm]
     src, dst = g.edges()
-    torch.save(
+    _save(parts, path + ".parts.pt")
+    _save(
         {"src": src, "dst": dst, "w": g.edata["w"], "feat": g.ndata["feat"], "label": g.ndata["label"], "train": g.ndata["train_mask"], "parts": parts},
         path,
     )
@@ -175,33 +184,80 @@ def _volunteer_for_oom_killer():
         pass
 
 
-def big_child(path, mode, hidden, num_layers, epochs, clusters_per_batch, history_dtype):
+def _malloc_trim():
+    """Returns freed heap memory to the kernel (glibc), so an RSS snapshot shows memory in use."""
+    try:
+        ctypes.CDLL("libc.so.6").malloc_trim(0)
+    except OSError:
+        pass
+
+
+def _rss_mb(proc):
+    return proc.memory_info().rss / 2**20
+
+
+def big_child(path, mode, hidden, num_layers, epochs, clusters_per_batch, history_dtype, histories):
+    """One measured run in a fresh process.
+
+    Protocol (the same for every mode): load the dataset both methods read (COO graph, GCN edge
+    weights, features, labels, train mask; no mmap, so every byte is ordinary anonymous memory),
+    trim the heap and take that RSS as the base; reset the kernel's peak counter (VmHWM). From
+    there everything a method builds to train counts: the full-batch model's CSR views (its
+    backward needs the transposed one), its activations and gradients; for GAS the partition
+    vector (loaded only now), the loader (node order, in-CSR), the boundary set, the histories,
+    the model and every per-batch structure. ``peak_rss_mb`` is the whole process's peak."""
     _volunteer_for_oom_killer()
-    torch.set_num_threads(int(os.environ.get("GNNKIT_BENCH_THREADS", "2")))
-    data = torch.load(path, mmap=True)
+    torch.set_num_threads(int(os.environ.get("GNNKIT_BENCH_THREADS", "1")))
+    proc = psutil.Process()
+    data = torch.load(path)
+    data.pop("parts", None)
     g = gk.graph((data["src"], data["dst"]), num_nodes=data["feat"].shape[0])
     g.edata["w"] = data["w"]
-    x, y, train, parts = data["feat"], data["label"], data["train"], data["parts"]
-    g.sparse.in_csr()
-    g.sparse.out_csr()
-    x = x.clone()
-    proc = psutil.Process()
-    before_peak_mb = _peak_mb()
+    x, y, train = data["feat"], data["label"], data["train"]
+    del data
+    gc.collect()
+    _malloc_trim()
+    load_peak_mb = _peak_mb()
     _reset_peak()  # so the peak below is the training's, not the loading's
-    # The baseline is the shared data only (graph, its CSRs, features): the model, its
-    # histories (allocated by the constructor) and the loader all count as training memory.
-    base_mb = proc.memory_info().rss / 2**20
-    loader = SubgraphLoader(g, parts=parts, batch_size=clusters_per_batch, shuffle=True, edge_feats=["w"]) if mode == "gas" else None
-    dtype = torch.float16 if history_dtype == "float16" else torch.float32
-    model = gcn_model(x.shape[1], hidden, 10, num_layers, g.num_nodes(), 0.0, dtype)
+    base_mb = _rss_mb(proc)
+    stages = {}
+    dtype = {"float16": torch.float16, "bfloat16": torch.bfloat16}.get(history_dtype, torch.float32)
+    num_classes = 10
+    info = {"boundary_nodes": None, "history_rows": None}
+    if mode == "gas":
+        parts = torch.load(path + ".parts.pt")
+        loader = SubgraphLoader(g, parts=parts, batch_size=clusters_per_batch, shuffle=True, edge_feats=["w"])
+        del parts
+        g.sparse.in_csr()  # the loader gathers from it
+        stages["loader_mb"] = _rss_mb(proc) - base_mb
+        boundary = loader.boundary_nodes() if histories == "compact" else None
+        info["boundary_nodes"] = None if boundary is None else boundary.numel()
+        model = gcn_model(x.shape[1], hidden, num_classes, num_layers, g.num_nodes(), 0.0, dtype, history_nodes=boundary)
+        del boundary
+        info["history_rows"] = model.histories[0].emb.shape[0]
+        history_mb = sum(h.emb.numel() * h.emb.element_size() for h in model.histories) / 2**20
+        slot = model.histories[0]._slot
+        history_mb += 0.0 if slot is None else slot.numel() * slot.element_size() / 2**20
+    elif mode == "full":
+        # gnnkit's full-batch GCN, same widths; GraphConv(norm='none') with the GCN edge weights
+        # (the exact function GAS computes) ...
+        model = GCN(x.shape[1], hidden, num_classes, num_layers=num_layers, dropout=0.0, gcn_norm="none")
+        history_mb = 0.0
+    else:  # "full_normboth": ... or the usual GraphConv(norm='both') on the self-looped graph, no weights
+        model = GCN(x.shape[1], hidden, num_classes, num_layers=num_layers, dropout=0.0, gcn_norm="both")
+        history_mb = 0.0
+    gc.collect()
+    _malloc_trim()
+    stages["setup_mb"] = _rss_mb(proc) - base_mb
     opt = torch.optim.Adam(model.parameters(), lr=0.01)
-    history_mb = sum(h.emb.numel() * h.emb.element_size() for h in getattr(model, "histories", [])) / 2**20 if mode == "gas" else 0.0
     staleness, epoch_s, losses, batch_sizes = [], [], [], []
+    between_batches_mb = 0.0
     for _ in range(epochs):
         t = time.perf_counter()
         if mode == "gas":
+            model.train()
             for batch in loader:
-                batch_sizes.append((batch.batch_nodes.numel(), batch.halo_nodes.numel()))
+                batch_sizes.append((batch.batch_nodes.numel(), batch.halo_nodes.numel(), batch.block.num_edges()))
                 out = model(batch, x)
                 mask = train[batch.batch_nodes]
                 loss = F.cross_entropy(out[mask], y[batch.batch_nodes][mask])
@@ -209,62 +265,97 @@ def big_child(path, mode, hidden, num_layers, epochs, clusters_per_batch, histor
                 loss.backward()
                 opt.step()
                 losses.append(float(loss))
+                # One block alive at a time: the loop variable would keep this batch while the
+                # loader builds the next one.
+                del batch, out, loss, mask
+                between_batches_mb = max(between_batches_mb, _rss_mb(proc) - base_mb)
             staleness.append(model.staleness())
         else:
-            loss = F.cross_entropy(model.full_forward(g, x)[train], y[train])
+            w = g.edata["w"] if mode == "full" else None
+            loss = F.cross_entropy(model(g, x, edge_weight=w)[train], y[train])
             opt.zero_grad()
             loss.backward()
             opt.step()
             losses.append(float(loss))
+            del loss
         epoch_s.append(time.perf_counter() - t)
     peak_mb = _peak_mb()
     print(json.dumps({
-        "mode": mode, "rss_after_load_mb": base_mb, "history_mb": history_mb, "loadavg": os.getloadavg(),
-        "cpu_seconds": time.process_time(), "load_peak_mb": before_peak_mb, "peak_rss_mb": peak_mb,
-        "training_peak_above_load_mb": peak_mb - base_mb, "epoch_seconds": epoch_s, "staleness_per_epoch": staleness,
-        "final_loss": losses[-1], "history_dtype": history_dtype,
-        "mean_batch_nodes": sum(b for b, _ in batch_sizes) / max(len(batch_sizes), 1),
-        "mean_halo_nodes": sum(h for _, h in batch_sizes) / max(len(batch_sizes), 1),
+        "mode": mode, "histories": histories if mode == "gas" else None, "history_dtype": history_dtype if mode == "gas" else None,
+        "hidden": hidden, "in_feats": x.shape[1], "layers": num_layers,
+        "rss_after_load_mb": base_mb, "load_peak_mb": load_peak_mb, "peak_rss_mb": peak_mb,
+        "training_peak_above_load_mb": peak_mb - base_mb,
+        "setup_above_load_mb": stages["setup_mb"], "loader_above_load_mb": stages.get("loader_mb"),
+        "history_mb": history_mb, "rss_between_batches_max_above_load_mb": between_batches_mb if mode == "gas" else None,
+        **info,
+        "loadavg": os.getloadavg(), "cpu_seconds": time.process_time(), "epoch_seconds": epoch_s,
+        "staleness_per_epoch": staleness, "losses_first_last": [losses[0], losses[-1]],
+        "mean_batch_nodes": sum(b for b, _, _ in batch_sizes) / max(len(batch_sizes), 1),
+        "mean_halo_nodes": sum(h for _, h, _ in batch_sizes) / max(len(batch_sizes), 1),
+        "mean_block_edges": sum(e for _, _, e in batch_sizes) / max(len(batch_sizes), 1),
     }))
+
+
+BIG_RUNS = {  # name: (mode, histories, history dtype)
+    "full": ("full", None, "float32"),
+    "full_normboth": ("full_normboth", None, "float32"),
+    "gas_all_fp32": ("gas", "all", "float32"),
+    "gas_all_fp16": ("gas", "all", "float16"),
+    "gas_compact_fp32": ("gas", "compact", "float32"),
+    "gas_compact_fp16": ("gas", "compact", "float16"),
+    "gas_compact_bf16": ("gas", "compact", "bfloat16"),
+}
 
 
 def part_big(args, results):
     path = os.path.join(tempfile.gettempdir(), f"gnnkit_gas_{args.big_graph}_{args.big_nodes}.pt")
     if not os.path.exists(path):
         results["big_prepare"] = big_prepare(path, args.big_nodes, args.big_parts, args.big_graph)
-    runs = {}
-    for mode, epochs, dtype in (("full", 1, "float32"), ("gas", args.big_epochs, "float32"), ("gas", 1, "float16")):
-        cmd = [sys.executable, __file__, "--child", path, mode, str(args.hidden), str(4), str(epochs), str(args.big_clusters_per_batch), dtype]
+    if not os.path.exists(path + ".parts.pt"):  # graphs prepared by an earlier version of this script
+        _save(torch.load(path, mmap=True)["parts"].clone(), path + ".parts.pt")
+    big = results.setdefault("big", {})
+    big.update({
+        "graph": args.big_graph, "graph_config": BIG_GRAPHS[args.big_graph], "nodes": args.big_nodes, "layers": 4,
+        "hidden": args.hidden, "num_parts": args.big_parts, "clusters_per_batch": args.big_clusters_per_batch,
+        "threads": int(os.environ["GNNKIT_BENCH_THREADS"]),
+    })
+    runs = big.setdefault("runs", {})
+    for name in args.big_runs.split(","):
+        mode, histories, dtype = BIG_RUNS[name]
+        epochs = 1 if mode != "gas" else args.big_epochs
+        cmd = [sys.executable, __file__, "--child", path, mode, str(args.hidden), "4", str(epochs), str(args.big_clusters_per_batch), dtype, str(histories)]
         proc = subprocess.run(cmd, capture_output=True, text=True)
         if proc.returncode != 0:
-            runs[f"{mode}_{dtype}"] = {"error": proc.stderr[-800:]}
-            print(f"{mode} ({dtype}) failed: {proc.stderr[-800:]}")
-            continue
-        runs[f"{mode}_{dtype}"] = json.loads(proc.stdout.strip().splitlines()[-1])
-        results["big"] = {"nodes": args.big_nodes, "runs": runs}
+            runs[name] = {"error": proc.stderr[-800:], "returncode": proc.returncode}
+            print(f"{name} failed: {proc.stderr[-800:]}")
+        else:
+            runs[name] = json.loads(proc.stdout.strip().splitlines()[-1])
         args.save()
-    results["big"] = {"graph": args.big_graph, "graph_config": BIG_GRAPHS[args.big_graph], "nodes": args.big_nodes, "layers": 4, "hidden": args.hidden, "num_parts": args.big_parts, "clusters_per_batch": args.big_clusters_per_batch, "runs": runs}
-    full = runs.get("full_float32", {})
+    fulls = {k: r for k, r in runs.items() if k.startswith("full") and "error" not in r}
+    if not fulls:
+        return
+    # The baseline is the leaner of the two full-batch variants (the ratio is against the best full-batch).
+    base_name = min(fulls, key=lambda k: fulls[k]["training_peak_above_load_mb"])
+    base = fulls[base_name]
+    big["baseline"] = base_name
     for key, run in runs.items():
         if "error" in run:
             continue
-        ratio = run["training_peak_above_load_mb"] / full["training_peak_above_load_mb"] if "training_peak_above_load_mb" in full else float("nan")
-        ratio_total = run["peak_rss_mb"] / full["peak_rss_mb"] if "peak_rss_mb" in full else float("nan")
-        run["ratio_training_peak_vs_full"] = ratio
-        # What a GPU would hold: GAS keeps the histories in host memory (pinned), so device
-        # memory is the training footprint without them.
-        run["ratio_training_peak_without_histories_vs_full"] = (
-            (run["training_peak_above_load_mb"] - run.get("history_mb", 0.0)) / full["training_peak_above_load_mb"]
-            if "training_peak_above_load_mb" in full else float("nan")
-        )
-        run["ratio_process_peak_vs_full"] = ratio_total
+        run["ratio_training_peak_vs_full"] = run["training_peak_above_load_mb"] / base["training_peak_above_load_mb"]
+        run["ratio_process_peak_vs_full"] = run["peak_rss_mb"] / base["peak_rss_mb"]
         st = ", ".join("[" + " ".join(f"{v:.3f}" for v in s) + "]" for s in run["staleness_per_epoch"])
         print(
-            f"{key:<14} training peak above load {run['training_peak_above_load_mb']:8.0f} MB (x{ratio:.2f} of full; "
-            f"x{run['ratio_training_peak_without_histories_vs_full']:.2f} without the {run.get('history_mb', 0):.0f} MB of histories), "
-            f"process peak during training {run['peak_rss_mb']:8.0f} MB (x{ratio_total:.2f}), epoch {run['epoch_seconds'][0]:.1f} s"
-            + (f", staleness per epoch {st}" if st else "")
+            f"{key:<18} training peak above load {run['training_peak_above_load_mb']:7.0f} MB (x{run['ratio_training_peak_vs_full']:.3f} of {base_name}), "
+            f"histories {run['history_mb']:5.0f} MB, process peak {run['peak_rss_mb']:7.0f} MB (x{run['ratio_process_peak_vs_full']:.3f}), "
+            f"epoch {run['epoch_seconds'][0]:.1f} s" + (f", staleness per epoch {st}" if st else "")
         )
+
+
+def _save(obj, path):
+    fd, tmp = tempfile.mkstemp(dir=os.path.dirname(path), suffix=".tmp")
+    os.close(fd)
+    torch.save(obj, tmp)
+    os.replace(tmp, path)
 
 
 def main():
@@ -280,17 +371,24 @@ def main():
     parser.add_argument("--big-clusters-per-batch", type=int, default=10)
     parser.add_argument("--big-epochs", type=int, default=2)
     parser.add_argument("--hidden", type=int, default=32)
-    parser.add_argument("--child", nargs=7, default=None, help=argparse.SUPPRESS)
+    parser.add_argument("--big-runs", default="full,full_normboth,gas_compact_fp16,gas_compact_bf16,gas_compact_fp32,gas_all_fp16,gas_all_fp32",
+                        help=f"runs on the big graph, comma-separated, from {sorted(BIG_RUNS)}")
+    parser.add_argument("--child", nargs=8, default=None, help=argparse.SUPPRESS)
     parser.add_argument("--threads", type=int, default=2, help="torch intra-op threads (1 is faster on a busy machine)")
     parser.add_argument("--out", default="benchmarks/results/bench_gas.json")
+    parser.add_argument("--merge", action="store_true", help="add to the results already in --out (runs of the same name are replaced)")
     args = parser.parse_args()
     if args.child is not None:
-        path, mode, hidden, layers, epochs, cpb, dtype = args.child
-        big_child(path, mode, int(hidden), int(layers), int(epochs), int(cpb), dtype)
+        path, mode, hidden, layers, epochs, cpb, dtype, histories = args.child
+        big_child(path, mode, int(hidden), int(layers), int(epochs), int(cpb), dtype, histories)
         return
     torch.set_num_threads(args.threads)
     os.environ["GNNKIT_BENCH_THREADS"] = str(args.threads)  # for the child processes
-    results = {"threads": args.threads, "loadavg_start": os.getloadavg()}
+    results = {}
+    if args.merge and os.path.exists(args.out):  # a sweep split over several locked runs
+        with open(args.out) as f:
+            results = json.load(f)
+    results.update({"threads": args.threads, "loadavg_start": os.getloadavg()})
 
     def save():  # after every finished piece, so a run cut short by its time limit keeps them
         os.makedirs(os.path.dirname(os.path.abspath(args.out)), exist_ok=True)
