@@ -1,6 +1,8 @@
 """The Graph: construction and validation, queries, frames, mutation, batching, transforms,
 blocks and conversions."""
 
+import sys
+
 import networkx as nx
 import numpy as np
 import pytest
@@ -190,6 +192,36 @@ def test_batch_with_edgeless_graphs_and_bad_items():
         gk.batch([gk.graph(([0], [1])), ([0], [1])])
     with pytest.raises(TypeError, match="item 0 is a block"):
         gk.batch([gk.block(([0], [0]), 1, 1)])
+
+
+@pytest.mark.parametrize("sizes", [
+    [(4, 7), (1, 0), (6, 30), (2, 3), (5, 0), (9, 80), (3, 1)],
+    [(2, 0), (3, 0), (4, 5), (1, 0), (2, 0)],  # edgeless graphs first and last
+    [(5, 0), (2, 0)],
+    [(7, 9)],
+])
+@pytest.mark.parametrize("chunk_edges", [1, 4, 1 << 17])
+def test_batch_node_offsets_match_a_per_graph_reference(monkeypatch, sizes, chunk_edges):
+    # Offsets are added chunk by chunk: from one graph per chunk to one chunk for the batch.
+    monkeypatch.setattr(sys.modules["gnnkit.graph.batch"], "OFFSET_CHUNK_EDGES", chunk_edges)
+    gen = torch.Generator().manual_seed(3)
+    graphs, offset, want = [], 0, []
+    for n, e in sizes:
+        src, dst = torch.randint(0, n, (e,), generator=gen), torch.randint(0, n, (e,), generator=gen)
+        graphs.append(gk.graph((src, dst), num_nodes=n))
+        want.append(torch.stack([src, dst]) + offset)
+        offset += n
+    bg = gk.batch(graphs)
+    assert torch.equal(torch.stack(bg.edges()), torch.cat(want, 1))
+    assert bg.num_nodes() == offset
+
+
+def test_batch_promotes_mixed_feature_dtypes():
+    a, b = gk.graph(([0], [1])), gk.graph(([0], [1]))
+    a.ndata["h"] = torch.ones(2, dtype=torch.float32)
+    b.ndata["h"] = torch.full((2,), 1 + 1e-12, dtype=torch.float64)
+    h = gk.batch([a, b]).ndata["h"]
+    assert h.dtype == torch.float64 and h[3].item() == 1 + 1e-12
 
 
 def test_batch_mutation_updates_counts():

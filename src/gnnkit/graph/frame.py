@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import math
 from collections.abc import MutableMapping
 
 import torch
@@ -118,8 +119,9 @@ class Frame(MutableMapping):
         return frame
 
     @staticmethod
-    def concat(frames: list["Frame"], name: str, device) -> "Frame":
-        """Stacks frames row-wise; all must have the same feature names."""
+    def concat(frames: list["Frame"], name: str, device, pool=None) -> "Frame":
+        """Stacks frames row-wise; all must have the same feature names. Columns that need no
+        gradient are written into buffers from ``pool`` (a :class:`BufferPool`) when given."""
         total = sum(f._num_rows for f in frames)
         out = Frame(total, device, name)
         if not frames:
@@ -131,5 +133,15 @@ class Frame(MutableMapping):
                     f"batch: graph {i} has {name} features {sorted(f._columns)} but graph 0 has {sorted(keys)}; "
                     "all graphs in a batch must have the same features"
                 )
-        out._columns = {k: torch.cat([f._columns[k] for f in frames], 0) for k in keys}
+        out._columns = {k: _cat_rows([f._columns[k] for f in frames], total, pool) for k in keys}
         return out
+
+
+def _cat_rows(parts: list[torch.Tensor], rows: int, pool) -> torch.Tensor:
+    first = parts[0]
+    if pool is None or (torch.is_grad_enabled() and any(p.requires_grad for p in parts)):
+        return torch.cat(parts, 0)
+    if any(p.dtype is not first.dtype for p in parts):
+        return torch.cat(parts, 0)  # promotes, where out= would cast to the first part's dtype
+    out = pool.empty(rows * math.prod(first.shape[1:]), first.dtype, first.device).view(rows, *first.shape[1:])
+    return torch.cat(parts, 0, out=out)
