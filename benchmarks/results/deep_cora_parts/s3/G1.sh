@@ -1,5 +1,5 @@
 #!/bin/bash
-# Final recipe: DeeperGCN-56, seeds 0,1,2 (F1b's DeeperGCN-56 part was cut by its time limit; its log keeps seeds 0,1).
+# Final recipe: DeeperGCN-56, the seeds G2 may not reach within its 600 s (4, 3); merge skips duplicates.
 source "$(dirname "$0")/common.sh"
-$DEEP --models DeeperGCN --depths 56 --residual-scale rezero --seeds 0,1,2 --out $P/G1_deeper56_rezero_s012.json
+$DEEP --models DeeperGCN --depths 56 --residual-scale rezero --seeds 4,3 --out $P/G1_deeper56_rezero_s43.json
 date -u
