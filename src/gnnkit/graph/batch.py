@@ -65,17 +65,15 @@ def batch(graphs) -> Graph:
     first_graph = first_edge = 0
     for last_graph in chunk_ends:
         last_edge = first_edge + sum(edge_list[first_graph:last_graph])
-        src_chunk, dst_chunk = ends[0, first_edge:last_edge], ends[1, first_edge:last_edge]
+        chunk = ends[:, first_edge:last_edge]
         try:
-            torch.cat(srcs[first_graph:last_graph], out=src_chunk)
-            torch.cat(dsts[first_graph:last_graph], out=dst_chunk)
+            torch.cat(srcs[first_graph:last_graph], out=chunk[0])
+            torch.cat(dsts[first_graph:last_graph], out=chunk[1])
         except RuntimeError:
             _raise_mixed_devices(graphs, device)
             raise
-        chunk_offsets = torch.repeat_interleave(node_offsets[first_graph:last_graph],
-                                                per_graph_edges[first_graph:last_graph], output_size=last_edge - first_edge)
-        src_chunk += chunk_offsets
-        dst_chunk += chunk_offsets
+        chunk += torch.repeat_interleave(node_offsets[first_graph:last_graph], per_graph_edges[first_graph:last_graph],
+                                         output_size=last_edge - first_edge)
         first_graph, first_edge = last_graph, last_edge
 
     bg = Graph(ends[0], ends[1], total_nodes)

@@ -124,7 +124,7 @@ class Frame(MutableMapping):
         gradient are written into buffers from ``pool`` (a :class:`BufferPool`) when given."""
         total = sum(f._num_rows for f in frames)
         out = Frame(total, device, name)
-        if not frames:
+        if not any(f._columns for f in frames):
             return out
         keys = frames[0]._columns.keys()
         for i, f in enumerate(frames):
