@@ -126,6 +126,13 @@ def _summarise_fresh_splits(results: dict, key: str) -> None:
                     "mean over them"}
 
 
+def _int_list(text: str) -> list[int]:
+    try:
+        return [int(part) for part in text.split(",")]
+    except ValueError:
+        raise argparse.ArgumentTypeError(f"expected comma-separated integers, got {text!r}") from None
+
+
 def _write_json(out: Path, results: dict) -> None:
     out.parent.mkdir(parents=True, exist_ok=True)
     tmp = out.with_suffix(".tmp")
@@ -142,7 +149,7 @@ def main(argv=None) -> int:
     parser.add_argument("--threads", type=int, default=1, help="torch threads (default 1: these graphs are small)")
     parser.add_argument("--grid", action="store_true",
                         help="graph classification: choose hidden/batch from the GIN paper's grid on the validation folds")
-    parser.add_argument("--fold-seeds", default=str(FOLD_SEED),
+    parser.add_argument("--fold-seeds", default=[FOLD_SEED], type=_int_list,
                         help="with --grid: comma-separated fold shufflings to run the grid protocol on (one JSON entry "
                              f"each; the default {FOLD_SEED} is PyG's); results on fresh ones are summarised together")
     parser.add_argument("--paper-grid", action="store_true",
@@ -156,7 +163,7 @@ def main(argv=None) -> int:
     out = Path(args.json)
     results = json.loads(out.read_text()) if out.is_file() else {}
     print(f"{'config':<14} {'accuracy':>16} {'bar':>7}  pass  protocol")
-    fold_seeds = [int(f) for f in args.fold_seeds.split(",")] if args.grid else [FOLD_SEED]
+    fold_seeds = args.fold_seeds if args.grid else [FOLD_SEED]
     for key, fold_seed in [(k, f) for k in keys for f in fold_seeds]:
         result = run_config(key, args.root, args.seeds, args.grid, fold_seed, args.paper_grid)
         if args.grid and result["task"] == "graph":

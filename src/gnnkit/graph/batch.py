@@ -34,7 +34,8 @@ def batch(graphs) -> Graph:
     if not graphs:
         raise ValueError("batch: expected a non-empty list of graphs")
     srcs, dsts, node_list, edge_list = [], [], [], []
-    chunk_ends, chunk_edges = [], 0
+    # chunks: (end graph, end edge) of each run of graphs with about OFFSET_CHUNK_EDGES edges
+    chunks, chunk_edges, seen_edges = [], 0, 0
     for i, g in enumerate(graphs):
         if not isinstance(g, Graph):
             raise TypeError(f"batch: item {i} is a {type(g).__name__}, expected a gnnkit Graph")
@@ -47,13 +48,14 @@ def batch(graphs) -> Graph:
         num_edges = adj.src.numel()
         edge_list.append(num_edges)
         chunk_edges += num_edges
+        seen_edges += num_edges
         if chunk_edges >= OFFSET_CHUNK_EDGES:
-            chunk_ends.append(i + 1)
+            chunks.append((i + 1, seen_edges))
             chunk_edges = 0
-    if not chunk_ends or chunk_ends[-1] != len(graphs):
-        chunk_ends.append(len(graphs))
+    if not chunks or chunks[-1][0] != len(graphs):
+        chunks.append((len(graphs), seen_edges))
     device = srcs[0].device
-    total_nodes, total_edges = sum(node_list), sum(edge_list)
+    total_nodes, total_edges = sum(node_list), seen_edges
 
     per_graph_nodes = torch.tensor(node_list, device=device)
     per_graph_edges = torch.tensor(edge_list, device=device)
@@ -63,8 +65,7 @@ def batch(graphs) -> Graph:
     # would read and write it again, plus an [E] offsets tensor.
     ends = BATCH_BUFFERS.empty(2 * total_edges, torch.int64, device).view(2, total_edges)
     first_graph = first_edge = 0
-    for last_graph in chunk_ends:
-        last_edge = first_edge + sum(edge_list[first_graph:last_graph])
+    for last_graph, last_edge in chunks:
         chunk = ends[:, first_edge:last_edge]
         try:
             torch.cat(srcs[first_graph:last_graph], out=chunk[0])

@@ -54,7 +54,7 @@ class BufferPool:
 
     def empty(self, numel: int, dtype: torch.dtype, device) -> torch.Tensor:
         device = torch.device(device)
-        nbytes = numel * torch.empty((), dtype=dtype).element_size()
+        nbytes = numel * dtype.itemsize
         if device.type != "cpu" or nbytes < self.min_bytes or _UNREFERENCED is None or self.slots == 0:
             return torch.empty(numel, dtype=dtype, device=device)
         with self._lock:
