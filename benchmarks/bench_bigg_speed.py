@@ -41,6 +41,11 @@ def main():
     parser.add_argument("--target-loss", type=float, default=0.028,
                         help="report when the per-node loss first reaches this (the original's 20-minute loss)")
     parser.add_argument("--lr", type=float, default=1e-3)
+    parser.add_argument("--lr-schedule", choices=("constant", "cosine"), default="constant",
+                        help="cosine: decay to lr * 0.02 over --train-seconds (wall clock)")
+    parser.add_argument("--lr-warmup", type=float, default=0.0, help="linear warm-up, fraction of --train-seconds")
+    parser.add_argument("--grad-clip", type=float, default=5.0)
+    parser.add_argument("--node-order", default="dfs")
     parser.add_argument("--out", default="bigg_speed.json")
     args = parser.parse_args()
     torch.set_num_threads(args.threads)
@@ -49,7 +54,7 @@ def main():
 
     graphs = lobsters()
     torch.manual_seed(0)
-    model = BiGG(embed_dim=args.embed)
+    model = BiGG(embed_dim=args.embed, node_order=args.node_order)
     rows = model.prepare(graphs)
     nodes = sum(r.num_nodes for r in rows)
     forest = build_forest(rows)
@@ -70,12 +75,13 @@ def main():
         print(f"step {step}: {wall:.2f} s wall ({t1 - t0:.2f} forward), {cpu:.2f} s CPU "
               f"({cpu / args.threads:.2f} s per thread), loss/node {steps[-1]['loss_per_node']:.3f}, "
               f"load {steps[-1]['load_average']:.1f}", flush=True)
-    result = {"nodes": nodes, "embed_dim": args.embed, "threads": args.threads, "steps": steps,
+    result = {"args": vars(args), "nodes": nodes, "embed_dim": args.embed, "threads": args.threads, "steps": steps,
               "reference_step_s": 5.1, "target_step_s": 2.55}
     if args.train_seconds > 0:
         torch.manual_seed(0)
-        model = BiGG(embed_dim=args.embed)  # the curve starts from a fresh model
-        hist = train_bigg(model, rows, time_budget_s=args.train_seconds, batch_size=128, lr=args.lr, progress=False)
+        model = BiGG(embed_dim=args.embed, node_order=args.node_order)  # the curve starts from a fresh model
+        hist = train_bigg(model, rows, time_budget_s=args.train_seconds, batch_size=128, lr=args.lr, progress=False,
+                          lr_schedule=args.lr_schedule, lr_warmup=args.lr_warmup, grad_clip=args.grad_clip)
         result["training"] = hist
         result["training_load_average_end"] = os.getloadavg()
         print(f"after {hist[-1]['elapsed_s']:.0f} s wall, {hist[-1]['cpu_s']:.0f} s CPU: "

@@ -75,6 +75,8 @@ def main(argv=None) -> int:
     parser.add_argument("--lr-schedule", choices=("constant", "cosine"), default="constant",
                         help="cosine: decay to lr * --lr-final-factor over the BiGG budget")
     parser.add_argument("--lr-final-factor", type=float, default=0.02)
+    parser.add_argument("--lr-warmup", type=float, default=0.0,
+                        help="linear learning-rate warm-up over this fraction of the BiGG budget")
     parser.add_argument("--grad-clip", type=float, default=5.0, help="gradient-norm clipping of BiGG steps")
     parser.add_argument("--validate-every", type=int, default=0,
                         help="BiGG: keep the weights of the lowest loss on GRAN's validation split, "
@@ -114,6 +116,8 @@ def main(argv=None) -> int:
                 config["node_order"] = args.node_order
             bigg_options = {"grad_clip": args.grad_clip, "lr_schedule": args.lr_schedule,
                             "lr_final_factor": args.lr_final_factor}
+            if args.lr_warmup:
+                bigg_options["lr_warmup"] = args.lr_warmup
             if args.validate_every:
                 bigg_options.update(validate=True, validate_every=args.validate_every)
             options = dict(config=config, batch_size=args.batch_size, lr=args.lr,

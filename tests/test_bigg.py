@@ -31,7 +31,7 @@ def _model(dim=16, seed=0, **kw):
     return BiGG(embed_dim=dim, **kw).double()
 
 
-@pytest.mark.parametrize("order", ["dfs", "bfs", "given"])
+@pytest.mark.parametrize("order", ["dfs", "bfs", "dfs_min_degree", "bfs_min_degree", "given"])
 def test_batched_likelihood_equals_sequential_replay(order):
     model = _model(node_order=order)
     rows = model.prepare(_random_graphs())
@@ -261,3 +261,41 @@ def test_split_products_with_a_worker_process_give_the_same_numbers_and_graphs()
     _check_simple_undirected(c, 30)
     with pytest.raises(ValueError, match="workers"):
         model.sample(10, workers=3)
+
+
+def test_min_degree_dfs_walks_a_grid_as_a_boustrophedon_and_keeps_every_edge():
+    from gnnkit.generative.bigg.tree import prepare_graph
+
+    g = nx.convert_node_labels_to_integers(nx.grid_2d_graph(4, 5))  # 4 rows of 5, row-major ids
+    rg = prepare_graph(g, "dfs_min_degree")
+    offsets = {}
+    for r, c in zip(rg.rows, rg.cols):
+        offsets.setdefault(int(r), []).append(int(r - c))
+    # from corner 0 along the first row, back along the second, ...: row u links to u - 1 and to
+    # the node above it, 1, 3, 5, ... places back
+    expected = [[]] + [[1]] * 5 + [[3, 1], [5, 1], [7, 1], [9, 1], [1]] + [[3, 1], [5, 1], [7, 1], [9, 1], [1]] \
+        + [[3, 1], [5, 1], [7, 1], [9, 1]]
+    assert [sorted(offsets.get(u, []), reverse=True) for u in range(20)] == expected
+    # it is a relabelling: same edge count, isomorphic graph; the highest-degree orders start inside
+    h = nx.Graph(list(zip(rg.rows.tolist(), rg.cols.tolist())))
+    assert h.number_of_nodes() == 20 and nx.is_isomorphic(g, h)
+    first = prepare_graph(g, "dfs")
+    assert sorted(first.cols[first.rows == 1].tolist()) == [0]
+    bfs = prepare_graph(nx.path_graph(6), "bfs_min_degree")
+    assert (bfs.rows - bfs.cols == 1).all()  # a path from its end: every row links to the previous node
+
+
+def test_train_bigg_linear_warmup(tmp_path):
+    graphs = [nx.path_graph(n) for n in (6, 8, 10, 12)]
+    model = BiGG(embed_dim=8)
+    hist = train_bigg(model, graphs, epochs=20, batch_size=4, lr=1e-2, progress=False, lr_warmup=0.25)
+    lrs = [h["lr"] for h in hist]
+    # epochs-based progress p = step / 20; warm-up over p < 0.25 (steps 0-4) from 1% of the rate
+    assert lrs[0] == pytest.approx(1e-4)
+    assert lrs[2] == pytest.approx(1e-2 * (0.01 + 0.99 * 0.1 / 0.25))
+    assert all(b > a for a, b in zip(lrs[:5], lrs[1:6])) and lrs[5:] == [pytest.approx(1e-2)] * 15
+    cos = train_bigg(BiGG(embed_dim=8), graphs, epochs=20, batch_size=4, lr=1e-2, progress=False,
+                     lr_warmup=0.25, lr_schedule="cosine", lr_final_factor=0.1)
+    assert cos[2]["lr"] == pytest.approx(lrs[2] * (0.1 + 0.9 * 0.5 * (1 + np.cos(np.pi * 0.1))))
+    with pytest.raises(ValueError, match="lr_warmup"):
+        train_bigg(model, graphs, epochs=1, lr_warmup=1.0, progress=False)

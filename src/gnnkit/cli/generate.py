@@ -69,7 +69,11 @@ def add_parser(subparsers) -> argparse.ArgumentParser:
     train.add_argument("--lr", type=_positive_float, help="learning rate")
     train.add_argument("--lr-schedule", choices=("constant", "cosine"),
                        help="BiGG: cosine decays the learning rate to lr * 0.02 over the epochs / time budget")
+    train.add_argument("--lr-warmup", type=float,
+                       help="BiGG: linear learning-rate warm-up over this fraction of the epochs / budget")
     train.add_argument("--grad-clip", type=_positive_float, help="BiGG: gradient-norm clipping (default 5)")
+    train.add_argument("--node-order", choices=("dfs", "bfs", "dfs_min_degree", "bfs_min_degree", "given"),
+                       help="BiGG node order (default dfs: from the highest-degree node, as GRAN)")
     train.add_argument("--validate-every", type=_positive_int,
                        help="BiGG: keep the weights of the lowest loss on the validation split, measured every "
                             "this many steps")
@@ -148,6 +152,10 @@ def run(args) -> int:
                 if model != "bigg":
                     raise UsageError("--embed-dim: only for --model bigg")
                 config["embed_dim"] = args.embed_dim
+            if args.node_order is not None:
+                if model != "bigg":
+                    raise UsageError("--node-order: only for --model bigg")
+                config["node_order"] = args.node_order
             if args.hidden_size is not None:
                 if model != "graphrnn_s":
                     raise UsageError("--hidden-size: only for --model graphrnn-s")
@@ -157,10 +165,12 @@ def run(args) -> int:
                 bigg_options["lr_schedule"] = args.lr_schedule
             if args.grad_clip is not None:
                 bigg_options["grad_clip"] = args.grad_clip
+            if args.lr_warmup is not None:
+                bigg_options["lr_warmup"] = args.lr_warmup
             if args.validate_every is not None:
                 bigg_options.update(validate=True, validate_every=args.validate_every)
             if bigg_options and model != "bigg":
-                raise UsageError("--lr-schedule/--grad-clip/--validate-every: only for --model bigg")
+                raise UsageError("--lr-schedule/--lr-warmup/--grad-clip/--validate-every: only for --model bigg")
             info = pipeline.train_model(model, args.dataset, args.out, config=config, epochs=args.epochs,
                                         time_budget_s=args.time_budget, batch_size=args.batch_size, lr=args.lr,
                                         resume=args.resume, progress=progress, root=args.data_root,

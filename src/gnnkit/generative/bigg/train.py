@@ -41,7 +41,7 @@ def train_bigg(model, graphs, *, epochs: int | None = None, time_budget_s: float
                num_blocks: int | None = None, checkpoint_every_s: float = 60.0, seed: int = 0,
                optimizer: torch.optim.Optimizer | None = None, cpu_budget_s: float | None = None,
                lr_schedule: str | None = None, lr_final_factor: float = 0.02, validation_graphs=None,
-               validate_every: int = 25, keep_best: bool = True) -> list[dict]:
+               validate_every: int = 25, keep_best: bool = True, lr_warmup: float = 0.0) -> list[dict]:
     """Fits ``model`` to ``graphs``; returns the history (one dict per step).
 
     Each history entry: ``epoch``, ``step``, ``loss`` (negative log-likelihood per node),
@@ -56,7 +56,9 @@ def train_bigg(model, graphs, *, epochs: int | None = None, time_budget_s: float
 
     ``lr_schedule="cosine"`` decays the learning rate from ``lr`` to ``lr * lr_final_factor``;
     progress is the used fraction of ``cpu_budget_s`` if given, else of ``epochs``, else of
-    ``time_budget_s``. ``validation_graphs``: every ``validate_every`` steps (and at the end) the
+    ``time_budget_s``. ``lr_warmup`` (a fraction of that progress, default 0) ramps the learning
+    rate linearly from ``lr / 100`` up to the schedule's value over the first part of the run
+    (with any schedule, ``"constant"`` included). ``validation_graphs``: every ``validate_every`` steps (and at the end) the
     entry gets ``val_loss`` (negative log-likelihood per node of these graphs); with
     ``keep_best`` the model ends with the weights of the lowest ``val_loss`` seen (the checkpoint
     carries them across resumed runs), and the last entry says which step they come from
@@ -82,6 +84,8 @@ def train_bigg(model, graphs, *, epochs: int | None = None, time_budget_s: float
         raise ValueError(f"lr_schedule: expected None, 'constant' or 'cosine', got {lr_schedule!r}")
     if not 0.0 <= lr_final_factor <= 1.0:
         raise ValueError(f"lr_final_factor: expected a value in [0, 1], got {lr_final_factor!r}")
+    if not 0.0 <= lr_warmup < 1.0:
+        raise ValueError(f"lr_warmup: expected a fraction in [0, 1), got {lr_warmup!r}")
     if not isinstance(validate_every, int) or validate_every < 1:
         raise ValueError(f"validate_every: expected a positive integer, got {validate_every!r}")
     if grad_clip is not None and not grad_clip > 0:
@@ -146,10 +150,15 @@ def train_bigg(model, graphs, *, epochs: int | None = None, time_budget_s: float
         return min(max(p, 0.0), 1.0)
 
     def set_lr(epoch, b):
-        if lr_schedule != "cosine":
+        if lr_schedule != "cosine" and lr_warmup == 0.0:
             return
         p = progress_fraction(epoch, b)
-        factor = lr_final_factor + (1.0 - lr_final_factor) * 0.5 * (1.0 + math.cos(math.pi * p))
+        factor = 1.0
+        if lr_schedule == "cosine":
+            factor = lr_final_factor + (1.0 - lr_final_factor) * 0.5 * (1.0 + math.cos(math.pi * p))
+        if p < lr_warmup:
+            # linear ramp from 1% of the rate: Adam's first steps on fresh LSTM weights are the unstable ones
+            factor *= 0.01 + 0.99 * p / lr_warmup
         for group in opt.param_groups:
             group["lr"] = lr * factor
 

@@ -19,7 +19,7 @@ import torch
 # kinds of a child / of a row summary
 EMPTY, LEAF, INTERNAL = 0, 1, 2
 
-NODE_ORDERS = ("dfs", "bfs", "given")
+NODE_ORDERS = ("dfs", "bfs", "dfs_min_degree", "bfs_min_degree", "given")
 
 
 # ----------------------------------------------------------------------------------------------
@@ -68,8 +68,12 @@ def lower_triangular(n: int, src: np.ndarray, dst: np.ndarray) -> tuple[np.ndarr
 def node_order(n: int, src: np.ndarray, dst: np.ndarray, order: str) -> np.ndarray:
     """Permutation ``perm`` (``perm[new] = old``) putting the graph in DFS/BFS order.
 
-    Each connected component is traversed from its highest-degree node (ties: smallest id);
-    components are taken in order of their start node's degree. ``"given"`` keeps the ids.
+    ``"dfs"`` / ``"bfs"``: each connected component is traversed from its highest-degree node
+    (ties: smallest id), GRAN's choice; components are taken in order of their start node's
+    degree. ``"dfs_min_degree"`` / ``"bfs_min_degree"``: from a lowest-degree node instead (a
+    leaf of a tree, a corner of a grid), so a lattice is walked as a boustrophedon whose rows
+    repeat one pattern, instead of starting inside it. Neighbours are visited by increasing id.
+    ``"given"`` keeps the ids.
     """
     if order == "given" or n == 0:
         return np.arange(n, dtype=np.int64)
@@ -79,10 +83,10 @@ def node_order(n: int, src: np.ndarray, dst: np.ndarray, order: str) -> np.ndarr
     adj = sp.coo_matrix((np.ones(len(src)), (src, dst)), shape=(n, n)).tocsr()
     adj = ((adj + adj.T) > 0).astype(np.float64)
     degree = np.asarray(adj.sum(axis=1)).ravel()
-    # stable: highest degree first, then smallest id
-    candidates = np.lexsort((np.arange(n), -degree))
+    # stable: highest (or lowest) degree first, then smallest id
+    candidates = np.lexsort((np.arange(n), degree if order.endswith("_min_degree") else -degree))
     visited = np.zeros(n, dtype=bool)
-    traverse = depth_first_order if order == "dfs" else breadth_first_order
+    traverse = depth_first_order if order.startswith("dfs") else breadth_first_order
     pieces = []
     for start in candidates:
         if visited[start]:
