@@ -49,7 +49,7 @@ class GCN2(torch.nn.Module):
 def build(name: str, depth: int, in_feats: int, num_classes: int, args) -> torch.nn.Module:
     if name == "GCN":
         return GCN2(in_feats, args.gcn_hidden, num_classes)
-    common = dict(dropout=args.dropout, input_dropout=args.input_dropout, norm=args.norm, encoder=args.ends, decoder=args.ends)
+    common = dict(dropout=args.dropout, input_dropout=args.input_dropout, norm=args.norm, encoder=args.ends, decoder=args.ends, encoder_norm=args.encoder_norm)
     scale = args.residual_scale
     if scale not in ("none", "rezero", "inv_sqrt_depth"):
         scale = float(scale)
@@ -165,6 +165,7 @@ def main() -> None:
     parser.add_argument("--seeds", default="0,1,2")
     parser.add_argument("--ends", default="conv", choices=["conv", "linear", "gcn"], help="encoder and decoder of the deep models: graph convolutions or Linear layers")
     parser.add_argument("--residual-scale", default="none", help="residual models: x + alpha*F(x) with alpha = 1 ('none'), a float, 'inv_sqrt_depth' or 'rezero' (learnable, init 0)")
+    parser.add_argument("--encoder-norm", action="store_true", help="deep models: apply --norm to the encoder's output (the residual stream starts at unit scale)")
     parser.add_argument("--wd-mode", default="all", choices=["all", "matrices", "first"], help="which parameters get weight decay")
     parser.add_argument("--clip", type=float, default=0.0, help="clip the gradient's global norm (0: off)")
     parser.add_argument("--warmup", type=int, default=0, help="linear learning-rate warm-up epochs (0: off)")
@@ -213,7 +214,7 @@ def main() -> None:
             tests = torch.tensor([r["test"] for r in per_seed])
             results[f"{name}-{depth}"] = {
                 "val": float(vals.mean()), "test": float(tests.mean()), "test_std": float(tests.std()) if len(per_seed) > 1 else 0.0,
-                "seeds": [r["seed"] for r in per_seed], "per_seed": [{k: v for k, v in r.items() if k != "curve"} for r in per_seed],
+                "seeds": [r["seed"] for r in per_seed], "per_seed": per_seed,  # every seed with its learning curve
                 "curve": per_seed[0]["curve"],  # the first seed's learning curve, for the plot
                 "best_epoch": per_seed[0]["best_epoch"],
                 "loadavg_end": os.getloadavg(),
@@ -267,7 +268,9 @@ def plot(results: dict, path: Path) -> None:
     matplotlib.use("Agg")
     import matplotlib.pyplot as plt
 
-    fig, axes = plt.subplots(1, 2, figsize=(12, 4.5))
+    # Third panel: every seed of the DeeperGCN models (their spread over seeds is the open question).
+    every_seed = {key: res for key, res in results.items() if key.startswith("DeeperGCN") and any("curve" in r for r in res["per_seed"])}
+    fig, axes = plt.subplots(1, 3 if every_seed else 2, figsize=(18 if every_seed else 12, 4.5))
     for key, res in results.items():
         epochs = [c["epoch"] for c in res["curve"]]
         style = "-" if "Plain" not in key else "--"
@@ -276,6 +279,17 @@ def plot(results: dict, path: Path) -> None:
     axes[0].set(xlabel="epoch", ylabel="validation accuracy", title="Cora: validation accuracy (first seed of each model)")
     axes[1].set(xlabel="epoch", ylabel="training loss", title="Cora: training loss (first seed)", yscale="log")
     axes[0].legend(fontsize=8)
+    colours = plt.rcParams["axes.prop_cycle"].by_key()["color"]
+    for i, (key, res) in enumerate(every_seed.items()):
+        for run in res["per_seed"]:
+            if "curve" not in run:
+                continue
+            epochs = [c["epoch"] for c in run["curve"]]
+            axes[2].plot(epochs, [c["val"] for c in run["curve"]], color=colours[i % len(colours)], lw=0.8, alpha=0.8,
+                         label=f"{key} seed {run['seed']} (test {run['test'] * 100:.1f} at epoch {run['best_epoch']})")
+    if every_seed:
+        axes[2].set(xlabel="epoch", ylabel="validation accuracy", ylim=(0.5, 0.85), title="Cora: DeeperGCN, every seed")
+        axes[2].legend(fontsize=6)
     fig.tight_layout()
     tmp = path.with_suffix(".tmp.png")
     fig.savefig(tmp, dpi=110)

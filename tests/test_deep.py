@@ -250,6 +250,27 @@ def test_rezero_res_plus_model_starts_as_its_shallow_ends():
     assert not torch.allclose(model(g, x), expected)
 
 
+def test_encoder_norm_puts_the_residual_stream_at_unit_scale():
+    """``encoder_norm=True``: the encoder's output goes through the model's norm before the first
+    block (explicit composition), so tiny encoder outputs (row-normalised bag-of-words features)
+    still start a unit-scale stream; off by default, and rejected when not a bool."""
+    g, _, _ = _graph(num_nodes=15, num_edges=50)
+    x = torch.rand(15, 40, dtype=torch.float64) * 1e-3  # encoder output far below unit scale
+    torch.manual_seed(0)
+    model = DeeperGCN(40, 6, 3, depth=4, norm="layer", residual_scale="rezero", encoder="gcn", decoder="gcn", encoder_norm=True).double().eval()
+    assert isinstance(model.encoder_norm, torch.nn.LayerNorm)
+    stream = model.encoder_norm(model.encoder(g, x))
+    # LayerNorm rows: zero mean, unit variance up to its eps, whatever the encoder's scale.
+    torch.testing.assert_close(stream.mean(1), torch.zeros(15, dtype=torch.float64), rtol=0, atol=1e-9)
+    assert model.encoder(g, x).std() < 0.05 < stream.std()
+    expected = model.decoder(g, torch.relu(model.final_norm(model.layers[0].conv(g, stream))))
+    torch.testing.assert_close(model(g, x), expected, rtol=0, atol=0)
+    assert DeeperGCN(40, 6, 3, depth=4, norm="layer").encoder_norm is None
+    assert isinstance(ResGCN(40, 6, 3, depth=2, norm="none", encoder_norm=True).encoder_norm, torch.nn.Identity)
+    with pytest.raises(ValueError, match="encoder_norm"):
+        DeeperGCN(40, 6, 3, depth=4, norm="layer", encoder_norm="layer")
+
+
 # ------------------------------------------------------------------------------------------------
 # dilated k-NN
 

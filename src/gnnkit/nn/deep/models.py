@@ -20,6 +20,14 @@ the Linear ends give the classifier an unsmoothed path from the raw features, an
 (alpha = 1), a float, ``'inv_sqrt_depth'`` (alpha = 1/sqrt(depth)) or ``'rezero'`` (a learnable
 alpha per block, initialised at 0); see ``DeepGCNLayer``.
 
+``encoder_norm=True`` applies the model's norm to the encoder's output, so the residual stream
+starts at unit scale. Why it matters: with row-normalised bag-of-words features (Cora) the
+encoder's output has an RMS of ~0.002, while a res+ branch, which normalises its input, returns
+~0.4 whatever the stream's scale; a ReZero alpha moved by one Adam step (~lr = 0.01) then adds
+twice the whole stream per block, and a 56-block stack spends its first epochs in chaos (training
+accuracy at the majority class, some seeds never recover). With the stream at unit scale the same
+step is a ~0.4 % perturbation per block.
+
 ``conv`` picks the convolution: ``'gcn'`` (symmetric-normalised GCN with self loops, the
 ``GCNLayer`` below), ``'gen'`` (GENConv), ``'mr'`` (MRConv), ``'edge'`` (gnnkit.nn.EdgeConv), or
 a callable ``(in_channels, out_channels) -> module``.
@@ -101,6 +109,7 @@ class DeepGCN(nn.Module):
         encoder: str = "linear",
         decoder: str = "linear",
         residual_scale: float | str | None = None,
+        encoder_norm: bool = False,
     ):
         super().__init__()
         for name, value in (("in_feats", in_feats), ("hidden", hidden), ("out_feats", out_feats), ("depth", depth)):
@@ -116,6 +125,9 @@ class DeepGCN(nn.Module):
         self.encoder_kind, self.decoder_kind = encoder, decoder
         make_end = {"linear": lambda i, o: nn.Linear(i, o), "conv": make_conv, "gcn": lambda i, o: GCNLayer(i, o)}
         self.encoder = make_end[encoder](in_feats, hidden)
+        if not isinstance(encoder_norm, bool):
+            raise ValueError(f"{type(self).__name__}: encoder_norm must be a bool, got {encoder_norm!r}")
+        self.encoder_norm = make_norm(norm, hidden) if encoder_norm else None
         growth = growth or hidden
         self.layers = nn.ModuleList()
         width = hidden
@@ -137,6 +149,8 @@ class DeepGCN(nn.Module):
         # x: [N, in_feats] -> [N, out_feats]
         x = functional_dropout(x, self.input_dropout, self.training)
         h = self.encoder(x) if self.encoder_kind == "linear" else self.encoder(g, x)
+        if self.encoder_norm is not None:
+            h = self.encoder_norm(h)  # the residual stream starts at the scale its blocks add
         layers = list(self.layers)
         if self.block == "res+":
             h = layers.pop(0).conv(g, h)  # the first block has nothing to pre-activate
