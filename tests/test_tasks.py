@@ -23,7 +23,7 @@ from gnnkit.tasks import (
     train_link_prediction,
     train_node_classification,
 )
-from gnnkit.tasks.graph import cross_validation_folds
+from gnnkit.tasks.graph import SELECTIONS, cross_validation_folds, select_epochs
 from gnnkit.tasks.link import hits_at_k, roc_auc, sample_negative_pairs, split_edges
 
 from _task_standins import (
@@ -268,14 +268,96 @@ def test_graph_classification_selects_by_validation_loss(tmp_path):
         assert metrics["test_acc_per_fold"][fold] == pytest.approx(chosen["test_acc"])
     # the learning rate is halved every lr_decay_step (default 50) epochs: not within 25
     assert {r["lr"] for r in rows} == {0.02}
+    # every rule's figure is the test accuracy at the epochs it picks from the logged validation curves
+    val_loss = [[r["val_loss"] for r in rows if r["fold"] == f] for f in range(3)]
+    val_acc = [[r["val_acc"] for r in rows if r["fold"] == f] for f in range(3)]
+    test_acc = [[r["test_acc"] for r in rows if r["fold"] == f] for f in range(3)]
+    assert set(metrics["test_acc_by_selection"]) == set(SELECTIONS) and metrics["selection"] == "fold_val_loss"
+    for rule in SELECTIONS:
+        chosen = select_epochs(val_loss, val_acc, rule)
+        expected = np.mean([test_acc[f][i] for f, i in enumerate(chosen)])
+        assert metrics["test_acc_by_selection"][rule] == pytest.approx(expected)
+    assert metrics["test_acc_by_selection"]["fold_val_loss"] == pytest.approx(metrics["test_acc"])
     assert json.loads((tmp_path / "metrics.json").read_text())["test_acc"] == pytest.approx(metrics["test_acc"])
+
+
+def test_select_epochs_rules():
+    # 2 folds x 4 epochs; fold 0's loss is lowest at epoch 1, fold 1's at epoch 3
+    val_loss = [[0.9, 0.2, 0.5, 0.6], [0.8, 0.7, 0.6, 0.1]]
+    val_acc = [[0.5, 0.7, 0.9, 0.9], [0.5, 0.9, 0.8, 0.8]]
+    assert select_epochs(val_loss, val_acc, "fold_val_loss") == [1, 3]
+    # mean accuracy per epoch: 0.5, 0.8, 0.85, 0.85 -> tie between epochs 2 and 3, broken by the
+    # lower mean loss (0.55 vs 0.35): epoch 3 for both folds
+    assert select_epochs(val_loss, val_acc, "mean_val_acc") == [3, 3]
+    # mean loss per epoch: 0.85, 0.45, 0.55, 0.35
+    assert select_epochs(val_loss, val_acc, "mean_val_loss") == [3, 3]
+    assert select_epochs(val_loss, val_acc, "last") == [3, 3]
+    # a full tie resolves to the earliest epoch
+    assert select_epochs([[0.3, 0.3]], [[1.0, 1.0]], "mean_val_acc") == [0]
+    with pytest.raises(ValueError, match="selection"):
+        select_epochs(val_loss, val_acc, "test_acc")
+    with pytest.raises(ValueError, match="shape"):
+        select_epochs(val_loss, [[0.5]], "last")
+    with pytest.raises(ValueError, match="selection"):
+        train_graph_classification(GraphDatasetStandIn(num_graphs=30), lambda f, c: SumReadoutNet(f, c),
+                                   folds=3, epochs=1, selection="best_test", progress=False)
+
+
+def test_graph_classification_mean_curve_selection(tmp_path):
+    dataset = GraphDatasetStandIn(num_graphs=30)
+    metrics = train_graph_classification(dataset, lambda f, c: SumReadoutNet(f, c), folds=3, epochs=8, batch_size=8,
+                                         lr=0.02, selection="mean_val_acc", out_dir=tmp_path, progress=False, plot=False)
+    rows = json.loads((tmp_path / "metrics_log.json").read_text())
+    mean_acc = [np.mean([r["val_acc"] for r in rows if r["epoch"] == e]) for e in range(1, 9)]
+    assert len(set(metrics["best_epoch_per_fold"])) == 1  # one epoch for every fold
+    epoch = metrics["best_epoch_per_fold"][0]
+    assert mean_acc[epoch - 1] == pytest.approx(max(mean_acc))
+    chosen = [r["test_acc"] for r in rows if r["epoch"] == epoch]
+    assert metrics["test_acc"] == pytest.approx(np.mean(chosen))
+    assert metrics["selection"] == "mean_val_acc"
+    assert json.loads((tmp_path / "metrics.json").read_text())["selection"] == "mean_val_acc"
+
+
+def test_weight_ema_averages_weights_and_batch_norm_statistics():
+    from gnnkit.tasks.graph import _ema_update
+
+    torch.manual_seed(0)
+    network = torch.nn.Sequential(torch.nn.Linear(3, 4), torch.nn.BatchNorm1d(4))
+    averaged = torch.nn.Sequential(torch.nn.Linear(3, 4), torch.nn.BatchNorm1d(4))
+    network.train()(torch.randn(8, 3))  # moves the running statistics and the batch counter
+    before = {k: v.clone() for k, v in averaged.state_dict().items()}
+    _ema_update(averaged, network, 0.75)
+    for name, value in averaged.state_dict().items():
+        live = network.state_dict()[name]
+        if value.is_floating_point():
+            torch.testing.assert_close(value, 0.75 * before[name] + 0.25 * live)
+        else:
+            assert int(value) == int(live) == 1  # num_batches_tracked is copied, not averaged
+    with pytest.raises(ValueError, match="weight_ema"):
+        train_graph_classification(GraphDatasetStandIn(num_graphs=30), lambda f, c: SumReadoutNet(f, c),
+                                   folds=3, epochs=1, weight_ema=1.0, progress=False)
+
+
+def test_graph_classification_evaluates_the_averaged_model(tmp_path):
+    dataset = GraphDatasetStandIn(num_graphs=30)
+    common = dict(folds=3, epochs=4, batch_size=8, lr=0.05, progress=False, plot=False)
+    plain = train_graph_classification(dataset, lambda f, c: SumReadoutNet(f, c), **common)
+    # a decay this close to 1 keeps the averaged model near its initial weights: its
+    # validation loss stays near the untrained one, unlike the trained network's
+    frozen = train_graph_classification(dataset, lambda f, c: SumReadoutNet(f, c), weight_ema=1 - 1e-9, **common)
+    untrained = train_graph_classification(dataset, lambda f, c: SumReadoutNet(f, c), lr=1e-12,
+                                           **{k: v for k, v in common.items() if k != "lr"})
+    assert frozen["weight_ema"] == 1 - 1e-9 and "weight_ema" not in plain
+    assert frozen["val_loss"] == pytest.approx(untrained["val_loss"], rel=1e-4)
+    assert plain["val_loss"] != pytest.approx(untrained["val_loss"], rel=1e-2)
 
 
 class _Crash(Exception):
     pass
 
 
-def test_graph_classification_resumes_mid_fold(tmp_path):
+@pytest.mark.parametrize("weight_ema", [None, 0.8])
+def test_graph_classification_resumes_mid_fold(tmp_path, weight_ema):
     dataset = GraphDatasetStandIn(num_graphs=30)
     calls = {"count": 0, "limit": None}
 
@@ -286,7 +368,8 @@ def test_graph_classification_resumes_mid_fold(tmp_path):
                 raise _Crash
             return super().forward(bg, x)
 
-    kwargs = dict(folds=3, epochs=6, batch_size=8, lr=0.02, lr_decay_step=4, checkpoint_every=2, progress=False, plot=False)
+    kwargs = dict(folds=3, epochs=6, batch_size=8, lr=0.02, lr_decay_step=4, checkpoint_every=2, progress=False, plot=False,
+                  weight_ema=weight_ema)
     full = train_graph_classification(dataset, CrashingNet, out_dir=tmp_path / "full", **kwargs)
     per_epoch = calls["count"] // (3 * 6)  # forward calls per epoch: train, validation and test batches
     calls.update(count=0, limit=per_epoch * (6 + 3) + 1)  # crash inside fold 1, epoch 4
@@ -297,6 +380,7 @@ def test_graph_classification_resumes_mid_fold(tmp_path):
     calls["limit"] = None
     resumed = train_graph_classification(dataset, CrashingNet, out_dir=tmp_path / "crash", resume=True, **kwargs)
     assert resumed["test_acc_per_fold"] == full["test_acc_per_fold"]
+    assert resumed["val_loss"] == full["val_loss"]  # the averaged weights were restored too
     full_rows = json.loads((tmp_path / "full" / "metrics_log.json").read_text())
     resumed_rows = json.loads((tmp_path / "crash" / "metrics_log.json").read_text())
     assert [(r["fold"], r["epoch"], r["train_loss"], r["lr"]) for r in resumed_rows] == [
