@@ -3,7 +3,7 @@
     python benchmarks/bench_kernels.py [--nodes 1000000 --edges 10000000 --feat 128] [--repeat 3]
 
 Every case runs in a fresh subprocess: the graph and features are built, the peak-RSS mark is
-reset (``/proc/self/clear_refs``), the operation runs once to warm up and ``--repeat`` times
+reset (``/proc/self/clear_refs``), the operation runs ``--warmup`` times (default once) and ``--repeat`` times
 timed (median), and the peak RSS above the post-setup baseline is reported. A table is printed
 and everything is written to ``benchmarks/results/kernels.json``.
 
@@ -57,8 +57,9 @@ def _status_kb(field: str) -> int:
     return 0
 
 
-def _time(fn, repeat: int) -> float:
-    fn()
+def _time(fn, repeat: int, warmup: int = 1) -> float:
+    for _ in range(warmup):
+        fn()
     times = []
     for _ in range(repeat):
         start = time.perf_counter()
@@ -250,7 +251,7 @@ def child(args) -> None:
     torch.set_num_threads(args.threads)
     run = make_case(args.case, args.impl, args)
     base = _reset_peak()
-    seconds = _time(run, args.repeat)
+    seconds = _time(run, args.repeat, args.warmup)
     peak = _status_kb("VmHWM")
     print(json.dumps({"seconds": seconds, "peak_mb": max(0, peak - base) / 1024}))
 
@@ -275,7 +276,7 @@ CASES = [
 
 def run_child(case: str, impl: str, args) -> dict:
     cmd = [sys.executable, __file__, "--child", "--case", case, "--impl", impl]
-    for key in ("nodes", "edges", "feat", "repeat", "threads", "powerlaw_nodes", "powerlaw_edges", "powerlaw_feat"):
+    for key in ("nodes", "edges", "feat", "repeat", "warmup", "threads", "powerlaw_nodes", "powerlaw_edges", "powerlaw_feat"):
         cmd += [f"--{key.replace('_', '-')}", str(getattr(args, key))]
     proc = subprocess.run(cmd, capture_output=True, text=True)
     if proc.returncode != 0:
@@ -292,6 +293,7 @@ def main(argv=None) -> None:
     parser.add_argument("--powerlaw-edges", type=int, default=2_000_000)
     parser.add_argument("--powerlaw-feat", type=int, default=32)
     parser.add_argument("--repeat", type=int, default=3)
+    parser.add_argument("--warmup", type=int, default=1, help="untimed calls before the timed ones (every impl alike)")
     parser.add_argument("--threads", type=int, default=2)
     parser.add_argument("--cases", default="all", help="comma-separated case names, or all")
     parser.add_argument("--out", default=str(RESULTS / "kernels.json"))
@@ -303,7 +305,8 @@ def main(argv=None) -> None:
         child(args)
         return
     wanted = None if args.cases == "all" else set(args.cases.split(","))
-    results = {"config": {k: getattr(args, k) for k in ("nodes", "edges", "feat", "repeat", "threads", "powerlaw_nodes", "powerlaw_edges", "powerlaw_feat")}, "torch": torch.__version__, "cases": {}}
+    results = {"config": {k: getattr(args, k) for k in ("nodes", "edges", "feat", "repeat", "warmup", "threads", "powerlaw_nodes", "powerlaw_edges", "powerlaw_feat")},
+               "torch": torch.__version__, "loadavg_start": os.getloadavg(), "cases": {}}
     try:
         import torch_geometric
 
@@ -329,6 +332,7 @@ def main(argv=None) -> None:
             ratio = row["seconds"] / ref if ref else float("nan")
             print(f"{case:<22}{impl:<16}{row['seconds'] * 1e3:>10.1f}{row['peak_mb']:>10.0f}{ratio:>10.2f}x")
     _summarise(results, args)
+    results["loadavg_end"] = os.getloadavg()
     Path(args.out).parent.mkdir(parents=True, exist_ok=True)
     tmp = Path(args.out).with_suffix(".tmp")
     tmp.write_text(json.dumps(results, indent=2))

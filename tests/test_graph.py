@@ -216,6 +216,60 @@ def test_batch_node_offsets_match_a_per_graph_reference(monkeypatch, sizes, chun
     assert bg.num_nodes() == offset
 
 
+@pytest.mark.parametrize("sizes", [
+    [(4, 7), (1, 0), (6, 30), (2, 3), (5, 0), (9, 80), (3, 1)],
+    [(2, 0), (3, 0), (4, 5), (1, 0), (2, 0)],
+])
+@pytest.mark.parametrize("threads", [2, 3])
+def test_batch_split_over_threads_matches_the_one_thread_batch(monkeypatch, sizes, threads):
+    # Every chunk is its own unit of work, and any output is big enough to be split.
+    batch_module = sys.modules["gnnkit.graph.batch"]
+    monkeypatch.setattr(batch_module, "OFFSET_CHUNK_EDGES", 2)
+    monkeypatch.setattr(batch_module, "MIN_BYTES_PER_THREAD", 1)
+    monkeypatch.setattr(batch_module, "_copy_threads", None)
+    gen = torch.Generator().manual_seed(5)
+    graphs = []
+    for n, e in sizes:
+        g = gk.graph((torch.randint(0, n, (e,), generator=gen), torch.randint(0, n, (e,), generator=gen)), num_nodes=n)
+        g.ndata["h"] = torch.randn(n, 3, generator=gen)
+        g.ndata["label"] = torch.randint(0, 9, (n,), generator=gen)
+        g.edata["w"] = torch.randn(e, 2, generator=gen)
+        graphs.append(g)
+    before = torch.get_num_threads()
+    torch.set_num_threads(1)
+    try:
+        want = gk.batch(graphs)
+        torch.set_num_threads(threads)
+        got = gk.batch(graphs)
+    finally:
+        torch.set_num_threads(before)
+    assert batch_module._copy_threads is not None  # the split path ran
+    assert torch.equal(torch.stack(got.edges()), torch.stack(want.edges()))
+    for key in ("h", "label"):
+        assert torch.equal(got.ndata[key], want.ndata[key])
+    assert torch.equal(got.edata["w"], want.edata["w"])
+    graphs[-2].ndata["h"] = torch.randn(graphs[-2].num_nodes(), 4)  # wrong width, copied by a helper thread
+    torch.set_num_threads(threads)
+    try:
+        with pytest.raises(RuntimeError, match="[Ss]izes"):
+            gk.batch(graphs)
+    finally:
+        torch.set_num_threads(before)
+
+
+@pytest.mark.parametrize("big_nodes", [2**31 - 8, 2**31 - 7, 2**32 + 7])
+def test_batch_offsets_exact_on_both_sides_of_the_int32_fast_path(big_nodes):
+    # Up to 2**31 nodes in all, offsets are added as int32 halves of the int64 ids; past it, as int64.
+    big = gk.graph(([0, big_nodes - 1], [big_nodes - 1, 1]), num_nodes=big_nodes)
+    small = gk.graph(([0, 3, 2], [3, 1, 3]), num_nodes=4)
+    bg = gk.batch([small, big, small])
+    src, dst = bg.edges()
+    want_src = [0, 3, 2, 4, big_nodes + 3, big_nodes + 4, big_nodes + 7, big_nodes + 6]
+    want_dst = [3, 1, 3, big_nodes + 3, 5, big_nodes + 7, big_nodes + 5, big_nodes + 7]
+    assert src.tolist() == want_src and dst.tolist() == want_dst
+    assert bg.num_nodes() == big_nodes + 8
+
+
 def test_batch_promotes_mixed_feature_dtypes():
     a, b = gk.graph(([0], [1])), gk.graph(([0], [1]))
     a.ndata["h"] = torch.ones(2, dtype=torch.float32)

@@ -2,14 +2,22 @@
 
 ``batch`` is a few tensor operations per chunk of about 32k edges, whatever the number of
 graphs: one ``torch.cat`` for each of src and dst and one add of the node-id offsets while the
-chunk is in cache, then one ``torch.cat`` per feature column. The outputs are written into memory
-of earlier batches that the caller has dropped (``BATCH_BUFFERS``, a :class:`BufferPool`), which
-saves the page faults of fresh memory. Readouts find each node's graph with
-``bg.node_graph_ids()``.
+chunk is in cache, then one ``torch.cat`` per feature column for the same graphs. Large batches
+split their chunks over ``torch.get_num_threads()`` threads (``torch.cat`` of many small tensors
+runs on one core, and the copy is bound by one core's memory bandwidth, not the machine's). The
+outputs are written into memory of earlier batches that the caller has dropped
+(``BATCH_BUFFERS``, a :class:`BufferPool`), which saves the page faults of fresh memory.
+Readouts find each node's graph with ``bg.node_graph_ids()``.
 """
 
 from __future__ import annotations
 
+import os
+import threading
+from concurrent.futures import ThreadPoolExecutor
+from functools import partial
+
+import numpy as np
 import torch
 
 from .buffer_pool import BufferPool
@@ -23,6 +31,10 @@ OFFSET_CHUNK_EDGES = 1 << 15
 # Outputs of earlier batches that the caller has dropped are written again instead of fresh,
 # page-faulting memory (see buffer_pool); ``BATCH_BUFFERS.clear()`` releases them.
 BATCH_BUFFERS = BufferPool()
+# Below this many output bytes per thread, handing work to another thread costs more than it saves.
+MIN_BYTES_PER_THREAD = 1 << 21
+# Past a few threads the copy is bound by the memory bus, not by the cores.
+MAX_COPY_THREADS = 4
 
 
 def batch(graphs) -> Graph:
@@ -34,8 +46,9 @@ def batch(graphs) -> Graph:
     if not graphs:
         raise ValueError("batch: expected a non-empty list of graphs")
     srcs, dsts, node_list, edge_list = [], [], [], []
-    # chunks: (end graph, end edge) of each run of graphs with about OFFSET_CHUNK_EDGES edges
-    chunks, chunk_edges, seen_edges = [], 0, 0
+    # chunk_ends[c]: (graphs, edges, nodes) before the end of chunk c, a run of graphs with about
+    # OFFSET_CHUNK_EDGES edges
+    chunk_ends, chunk_edges, seen_edges, seen_nodes = [], 0, 0, 0
     for i, g in enumerate(graphs):
         if not isinstance(g, Graph):
             raise TypeError(f"batch: item {i} is a {type(g).__name__}, expected a gnnkit Graph")
@@ -49,37 +62,69 @@ def batch(graphs) -> Graph:
         edge_list.append(num_edges)
         chunk_edges += num_edges
         seen_edges += num_edges
+        seen_nodes += adj.num_src
         if chunk_edges >= OFFSET_CHUNK_EDGES:
-            chunks.append((i + 1, seen_edges))
+            chunk_ends.append((i + 1, seen_edges, seen_nodes))
             chunk_edges = 0
-    if not chunks or chunks[-1][0] != len(graphs):
-        chunks.append((len(graphs), seen_edges))
+    if not chunk_ends or chunk_ends[-1][0] != len(graphs):
+        chunk_ends.append((len(graphs), seen_edges, seen_nodes))
     device = srcs[0].device
-    total_nodes, total_edges = sum(node_list), seen_edges
+    total_nodes, total_edges = seen_nodes, seen_edges
 
-    per_graph_nodes = torch.tensor(node_list, device=device)
-    per_graph_edges = torch.tensor(edge_list, device=device)
+    # through numpy: torch.tensor of a Python list is 8x slower, 0.3 ms for a 1000-graph batch
+    per_graph_nodes = torch.from_numpy(np.array(node_list, dtype=np.int64)).to(device)
+    per_graph_edges = torch.from_numpy(np.array(edge_list, dtype=np.int64)).to(device)
     node_offsets = torch.cumsum(per_graph_nodes, 0) - per_graph_nodes
-    # The cost is memory traffic. Each chunk of graphs is copied and then offset while it is
-    # still in cache, so the edges cross memory once; offsetting the whole [2, E] afterwards
-    # would read and write it again, plus an [E] offsets tensor.
     ends = BATCH_BUFFERS.empty(2 * total_edges, torch.int64, device).view(2, total_edges)
-    first_graph = first_edge = 0
-    for last_graph, last_edge in chunks:
-        chunk = ends[:, first_edge:last_edge]
-        try:
-            torch.cat(srcs[first_graph:last_graph], out=chunk[0])
-            torch.cat(dsts[first_graph:last_graph], out=chunk[1])
-        except RuntimeError:
-            _raise_mixed_devices(graphs, device)
-            raise
-        chunk += torch.repeat_interleave(node_offsets[first_graph:last_graph], per_graph_edges[first_graph:last_graph],
-                                         output_size=last_edge - first_edge)
-        first_graph, first_edge = last_graph, last_edge
-
     bg = Graph(ends[0], ends[1], total_nodes)
-    bg._srcframe = bg._dstframe = Frame.concat([g._srcframe for g in graphs], "ndata", device, BATCH_BUFFERS)
-    bg._edata = Frame.concat([g._edata for g in graphs], "edata", device, BATCH_BUFFERS)
+    bg._srcframe, node_columns = Frame.concat_unfilled([g._srcframe for g in graphs], "ndata", device, BATCH_BUFFERS)
+    bg._dstframe = bg._srcframe
+    bg._edata, edge_columns = Frame.concat_unfilled([g._edata for g in graphs], "edata", device, BATCH_BUFFERS)
+
+    ids_fit_in_31_bits = total_nodes <= 2**31
+
+    def copy_edge_chunk(chunk_index: int) -> None:
+        # The cost is memory traffic. Each chunk is copied and then offset while it is still in
+        # cache, so the edges cross memory once; offsetting the whole [2, E] afterwards would read
+        # and write it again, plus an [E] offsets tensor.
+        start_graph, start_edge, _ = chunk_ends[chunk_index - 1] if chunk_index else (0, 0, 0)
+        end_graph, end_edge, _ = chunk_ends[chunk_index]
+        chunk = ends[:, start_edge:end_edge]
+        torch.cat(srcs[start_graph:end_graph], out=chunk[0])
+        torch.cat(dsts[start_graph:end_graph], out=chunk[1])
+        offsets = torch.repeat_interleave(node_offsets[start_graph:end_graph], per_graph_edges[start_graph:end_graph],
+                                          output_size=end_edge - start_edge)
+        if ids_fit_in_31_bits:
+            # Every id and every sum is below 2**31, so all high 32-bit words are zero and no low
+            # word carries: adding the int32 halves gives the int64 sum, and int32 adds are
+            # vectorised where int64 ones are not (3x faster on AVX-512 CPUs).
+            chunk.view(torch.int32).add_(offsets.view(torch.int32))
+        else:
+            chunk += offsets
+
+    def copy_rows(parts, column, first_graph: int, last_graph: int, first_row: int, last_row: int) -> None:
+        torch.cat(parts[first_graph:last_graph], out=column[first_row:last_row])
+
+    # Column parts first: they are the big jobs, and ending on the small edge chunks balances the
+    # threads. Each column is cut at chunk ends into parts of at least MIN_BYTES_PER_THREAD.
+    jobs = []
+    for columns, row_field in ((node_columns, 2), (edge_columns, 1)):
+        for parts, column in columns:
+            bytes_per_row = column.nbytes // max(column.shape[0], 1)
+            first_graph = first_row = 0
+            for end in chunk_ends:
+                last_graph, last_row = end[0], end[row_field]
+                if (last_row - first_row) * bytes_per_row >= MIN_BYTES_PER_THREAD or last_graph == len(graphs):
+                    jobs.append(partial(copy_rows, parts, column, first_graph, last_graph, first_row, last_row))
+                    first_graph, first_row = last_graph, last_row
+    jobs += [partial(copy_edge_chunk, c) for c in range(len(chunk_ends))]
+    output_bytes = ends.nbytes + sum(column.nbytes for _, column in node_columns + edge_columns)
+    try:
+        _run_on_threads(jobs, output_bytes, device)
+    except RuntimeError:
+        _raise_mixed_devices(graphs, device)
+        raise
+
     if any(g._batch_num_nodes is not None for g in graphs):
         bg._batch_num_nodes = torch.cat([g.batch_num_nodes() for g in graphs])
         bg._batch_num_edges = torch.cat([g.batch_num_edges() for g in graphs])
@@ -87,6 +132,49 @@ def batch(graphs) -> Graph:
         bg._batch_num_nodes = per_graph_nodes
         bg._batch_num_edges = per_graph_edges
     return bg
+
+
+_copy_threads: ThreadPoolExecutor | None = None
+
+
+def _forget_copy_threads() -> None:
+    # a forked child (a DataLoader worker) has the executor object but not its threads
+    global _copy_threads
+    _copy_threads = None
+
+
+if hasattr(os, "register_at_fork"):
+    os.register_at_fork(after_in_child=_forget_copy_threads)
+
+
+def _run_on_threads(jobs: list, output_bytes: int, device: torch.device) -> None:
+    """Runs ``jobs`` (callables), on this thread and up to ``torch.get_num_threads() - 1`` helper
+    threads that each take the next job as they finish one. Torch releases the GIL inside its
+    kernels, so the copies overlap."""
+    global _copy_threads
+    num_threads = min(torch.get_num_threads(), MAX_COPY_THREADS, len(jobs), output_bytes // MIN_BYTES_PER_THREAD)
+    if device.type != "cpu" or num_threads < 2:
+        for job in jobs:
+            job()
+        return
+    if _copy_threads is None:
+        _copy_threads = ThreadPoolExecutor(MAX_COPY_THREADS - 1, thread_name_prefix="gnnkit-batch")
+    pending, taking = iter(jobs), threading.Lock()
+
+    def drain() -> None:
+        while True:
+            with taking:
+                job = next(pending, None)
+            if job is None:
+                return
+            job()
+
+    helpers = [_copy_threads.submit(drain) for _ in range(num_threads - 1)]
+    try:
+        drain()
+    finally:
+        for helper in helpers:
+            helper.result()
 
 
 def _raise_mixed_devices(graphs, device) -> None:

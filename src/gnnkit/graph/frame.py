@@ -122,26 +122,40 @@ class Frame(MutableMapping):
     def concat(frames: list["Frame"], name: str, device, pool=None) -> "Frame":
         """Stacks frames row-wise; all must have the same feature names. Columns that need no
         gradient are written into buffers from ``pool`` (a :class:`BufferPool`) when given."""
+        out, unfilled = Frame.concat_unfilled(frames, name, device, pool)
+        for parts, buffer in unfilled:
+            torch.cat(parts, 0, out=buffer)
+        return out
+
+    @staticmethod
+    def concat_unfilled(frames: list["Frame"], name: str, device, pool) -> tuple["Frame", list]:
+        """``concat`` that leaves the copying of its pooled columns to the caller.
+
+        Returns the stacked frame and ``(parts, buffer)`` pairs: ``buffer`` is a column of the frame
+        that must still receive ``torch.cat(parts)``, which the caller may copy in row ranges (gk.batch
+        does, one range per thread). Columns that need autograd or dtype promotion are concatenated
+        at once and are not in the list."""
         total = sum(f._num_rows for f in frames)
         out = Frame(total, device, name)
         if not any(f._columns for f in frames):
-            return out
+            return out, []
         keys = frames[0]._columns.keys()
-        for i, f in enumerate(frames):
-            if f._columns.keys() != keys:
-                raise ValueError(
-                    f"batch: graph {i} has {name} features {sorted(f._columns)} but graph 0 has {sorted(keys)}; "
-                    "all graphs in a batch must have the same features"
-                )
-        out._columns = {k: _cat_rows([f._columns[k] for f in frames], total, pool) for k in keys}
-        return out
-
-
-def _cat_rows(parts: list[torch.Tensor], rows: int, pool) -> torch.Tensor:
-    first = parts[0]
-    if pool is None or (torch.is_grad_enabled() and any(p.requires_grad for p in parts)):
-        return torch.cat(parts, 0)
-    if any(p.dtype is not first.dtype for p in parts):
-        return torch.cat(parts, 0)  # promotes, where out= would cast to the first part's dtype
-    out = pool.empty(rows * math.prod(first.shape[1:]), first.dtype, first.device).view(rows, *first.shape[1:])
-    return torch.cat(parts, 0, out=out)
+        if not all(f._columns.keys() == keys for f in frames):
+            i = next(i for i, f in enumerate(frames) if f._columns.keys() != keys)
+            raise ValueError(
+                f"batch: graph {i} has {name} features {sorted(frames[i]._columns)} but graph 0 has {sorted(keys)}; "
+                "all graphs in a batch must have the same features"
+            )
+        unfilled = []
+        for key in keys:
+            parts = [f._columns[key] for f in frames]
+            first = parts[0]
+            if (pool is None or (torch.is_grad_enabled() and any(p.requires_grad for p in parts))
+                    or len({p.dtype for p in parts}) > 1):
+                # autograd needs torch.cat's own backward; out= would cast to the first part's dtype
+                out._columns[key] = torch.cat(parts, 0)
+                continue
+            buffer = pool.empty(total * math.prod(first.shape[1:]), first.dtype, first.device)
+            out._columns[key] = buffer.view(total, *first.shape[1:])
+            unfilled.append((parts, out._columns[key]))
+        return out, unfilled
