@@ -64,7 +64,7 @@ GIN_PAPER_GRID = {"hidden": (16, 32), "batch_size": (32, 128), "dropout": (0.0, 
 # fresh fold shufflings; the development shufflings 1000-1009 chose them, and no shuffling of
 # 12345-12350 (used by the earlier protocols) or of its own fresh ones did.
 PROTOCOLS = {
-    # Declared 2026-11-22 12:55 UTC, before any run on 12351-12355. Development (fold seeds
+    # Declared 2026-11-22 12:50 UTC (commit a336bb5), before any run on 12351-12355. Development (fold seeds
     # 1000-1004, torch seed = fold seed, hidden 16 / batch 32; mean over the 5 shufflings of the
     # 10-fold test accuracy): plain GIN 85.1 with per-fold validation-loss selection, 85.2 with
     # the mean-curve rule; with the weight average (decay 0.95) 84.6 per-fold, 85.7 mean-curve
