@@ -189,7 +189,11 @@ def _summarise_fresh_splits(results: dict, key: str) -> None:
 
 def _summarise_protocol(results: dict, key: str, name: str) -> None:
     """Mean over the protocol's shufflings run so far (every one is reported)."""
-    runs = {k: r for k, r in results.items() if k.startswith(f"{key}-{name}-folds")}
+    fresh = PROTOCOLS[name]["fresh_fold_seeds"]
+    # runs on other shufflings (e.g. the development ones, with --fold-seeds) are not averaged in
+    runs = {k: r for k, r in results.items() if k.startswith(f"{key}-{name}-folds") and r["fold_seed"] in fresh}
+    if not runs:
+        return
     accs = [r["mean"] for r in runs.values()]
     first = next(iter(runs.values()))
     results[f"{key}-{name}-fresh-splits"] = {
