@@ -89,17 +89,27 @@ def residual_alphas(model) -> list[float]:
     return [float(m.alpha.detach()) for m in model.modules() if getattr(m, "alpha", None) is not None and isinstance(m.alpha, torch.nn.Parameter)]
 
 
+def _scaled_blocks(model) -> list:
+    """The residual blocks whose branch is scaled (a ReZero alpha or a fixed float scale)."""
+    return [m for m in model.modules() if isinstance(getattr(m, "alpha", None), torch.nn.Parameter) or isinstance(getattr(m, "residual_scale", None), float)]
+
+
 @torch.no_grad()
 def accuracy_without_blocks(model, g, feat, label, masks) -> list[float]:
-    """Accuracies of the same weights with every ReZero alpha set to 0, i.e. with the residual
-    blocks removed: how much of the accuracy the deep stack itself carries."""
-    alphas = [m.alpha for m in model.modules() if isinstance(getattr(m, "alpha", None), torch.nn.Parameter)]
-    saved = [a.detach().clone() for a in alphas]
-    for a in alphas:
-        a.zero_()
+    """Accuracies of the same weights with every residual scale (ReZero alpha or fixed alpha) set to
+    0, i.e. with the residual blocks removed: how much of the accuracy the deep stack itself carries."""
+    blocks = _scaled_blocks(model)
+    saved = [(m.alpha.detach().clone() if isinstance(m.alpha, torch.nn.Parameter) else None, m.residual_scale) for m in blocks]
+    for m in blocks:
+        if isinstance(m.alpha, torch.nn.Parameter):
+            m.alpha.zero_()
+        else:
+            m.residual_scale = 0.0
     pred = model(g, feat).argmax(1)
-    for a, v in zip(alphas, saved):
-        a.copy_(v)
+    for m, (alpha, scale) in zip(blocks, saved):
+        if alpha is not None:
+            m.alpha.copy_(alpha)
+        m.residual_scale = scale
     return [float((pred[m] == label[m]).float().mean()) for m in masks]
 
 
@@ -136,7 +146,7 @@ def train(model, g, feat, label, masks, epochs: int, lr: float, weight_decay: fl
         if accs[1] > best[0]:
             best = (accs[1], accs[2], epoch + 1)
             best_alphas = residual_alphas(model)
-            if best_alphas:
+            if _scaled_blocks(model):
                 blocks_off = accuracy_without_blocks(model, g, feat, label, (val_mask, test_mask))
         if patience and epoch + 1 - best[2] >= patience:
             break  # early stopping on validation accuracy
@@ -207,8 +217,10 @@ def main() -> None:
             alphas = res["alphas_at_best"]
             alpha_note = ""
             if alphas:
+                alpha_note = f"  |alpha| mean {sum(abs(a) for a in alphas) / len(alphas):.3f} max {max(abs(a) for a in alphas):.3f};"
+            if res["val_test_with_blocks_off"]:
                 off = res["val_test_with_blocks_off"]
-                alpha_note = f"  |alpha| mean {sum(abs(a) for a in alphas) / len(alphas):.3f} max {max(abs(a) for a in alphas):.3f}; blocks off: val {off[0]:.3f} test {off[1]:.3f}"
+                alpha_note += f" blocks off: val {off[0]:.3f} test {off[1]:.3f}"
             print(f"{name:>10} {depth:>5} {seed:>4} {res['val']:>6.3f} {res['test']:>6.3f} {res['best_epoch']:>7} {res['epochs_run']:>6} {res['cpu_seconds']:>7.1f}{alpha_note}", flush=True)
             vals = torch.tensor([r["val"] for r in per_seed])
             tests = torch.tensor([r["test"] for r in per_seed])
