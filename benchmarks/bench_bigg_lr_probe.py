@@ -45,11 +45,15 @@ def main(argv=None) -> int:
     parser.add_argument("--grad-clip", type=float, default=5.0)
     parser.add_argument("--embed", type=int, default=256)
     parser.add_argument("--node-order", default="dfs")
+    parser.add_argument("--flush-denormal", action="store_true",
+                        help="torch.set_flush_denormal(True): subnormal floats from saturated gates become 0")
     parser.add_argument("--threads", type=int, default=1)
     parser.add_argument("--seed", type=int, default=0)
     parser.add_argument("--out", required=True)
     args = parser.parse_args(argv)
     torch.set_num_threads(args.threads)
+    if args.flush_denormal:
+        torch.set_flush_denormal(True)
     from gnnkit.generative.bigg import BiGG, train_bigg
 
     if args.data == "lobster128":

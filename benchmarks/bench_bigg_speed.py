@@ -46,6 +46,8 @@ def main():
     parser.add_argument("--lr-warmup", type=float, default=0.0, help="linear warm-up, fraction of --train-seconds")
     parser.add_argument("--grad-clip", type=float, default=5.0)
     parser.add_argument("--node-order", default="dfs")
+    parser.add_argument("--no-flush-denormal", action="store_true",
+                        help="keep subnormal floats in training (train_bigg flushes them by default)")
     parser.add_argument("--out", default="bigg_speed.json")
     args = parser.parse_args()
     torch.set_num_threads(args.threads)
@@ -81,7 +83,8 @@ def main():
         torch.manual_seed(0)
         model = BiGG(embed_dim=args.embed, node_order=args.node_order)  # the curve starts from a fresh model
         hist = train_bigg(model, rows, time_budget_s=args.train_seconds, batch_size=128, lr=args.lr, progress=False,
-                          lr_schedule=args.lr_schedule, lr_warmup=args.lr_warmup, grad_clip=args.grad_clip)
+                          lr_schedule=args.lr_schedule, lr_warmup=args.lr_warmup, grad_clip=args.grad_clip,
+                          flush_denormal=not args.no_flush_denormal)
         result["training"] = hist
         result["training_load_average_end"] = os.getloadavg()
         print(f"after {hist[-1]['elapsed_s']:.0f} s wall, {hist[-1]['cpu_s']:.0f} s CPU: "

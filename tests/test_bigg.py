@@ -299,3 +299,21 @@ def test_train_bigg_linear_warmup(tmp_path):
     assert cos[2]["lr"] == pytest.approx(lrs[2] * (0.1 + 0.9 * 0.5 * (1 + np.cos(np.pi * 0.1))))
     with pytest.raises(ValueError, match="lr_warmup"):
         train_bigg(model, graphs, epochs=1, lr_warmup=1.0, progress=False)
+
+
+def test_train_bigg_flushes_subnormals_only_while_training():
+    graphs = [nx.path_graph(n) for n in (5, 7)]
+    tiny = torch.tensor([1e-39], dtype=torch.float32)  # subnormal in float32
+    seen = []
+    supported = torch.set_flush_denormal(False)
+
+    def log(entry):
+        seen.append(float(tiny * 1.5))
+
+    train_bigg(BiGG(embed_dim=8), graphs, epochs=2, batch_size=2, progress=False, log=log)
+    if supported:
+        assert seen == [0.0, 0.0]  # flushed inside the loop
+    assert float(tiny * 1.5) > 0  # and back to PyTorch's default afterwards
+    seen.clear()
+    train_bigg(BiGG(embed_dim=8), graphs, epochs=1, batch_size=2, progress=False, log=log, flush_denormal=False)
+    assert seen[0] > 0

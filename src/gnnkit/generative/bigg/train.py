@@ -41,7 +41,8 @@ def train_bigg(model, graphs, *, epochs: int | None = None, time_budget_s: float
                num_blocks: int | None = None, checkpoint_every_s: float = 60.0, seed: int = 0,
                optimizer: torch.optim.Optimizer | None = None, cpu_budget_s: float | None = None,
                lr_schedule: str | None = None, lr_final_factor: float = 0.02, validation_graphs=None,
-               validate_every: int = 25, keep_best: bool = True, lr_warmup: float = 0.0) -> list[dict]:
+               validate_every: int = 25, keep_best: bool = True, lr_warmup: float = 0.0,
+               flush_denormal: bool = True) -> list[dict]:
     """Fits ``model`` to ``graphs``; returns the history (one dict per step).
 
     Each history entry: ``epoch``, ``step``, ``loss`` (negative log-likelihood per node),
@@ -58,7 +59,10 @@ def train_bigg(model, graphs, *, epochs: int | None = None, time_budget_s: float
     progress is the used fraction of ``cpu_budget_s`` if given, else of ``epochs``, else of
     ``time_budget_s``. ``lr_warmup`` (a fraction of that progress, default 0) ramps the learning
     rate linearly from ``lr / 100`` up to the schedule's value over the first part of the run
-    (with any schedule, ``"constant"`` included). ``validation_graphs``: every ``validate_every`` steps (and at the end) the
+    (with any schedule, ``"constant"`` included). ``flush_denormal`` (default on) treats subnormal
+    floats as zero while training (``torch.set_flush_denormal``; back to PyTorch's default, off,
+    when done): saturated gates of a well-fitted model produce subnormal gradients, which made
+    steps up to 7x slower on x86 CPUs with bit-identical losses. ``validation_graphs``: every ``validate_every`` steps (and at the end) the
     entry gets ``val_loss`` (negative log-likelihood per node of these graphs); with
     ``keep_best`` the model ends with the weights of the lowest ``val_loss`` seen (the checkpoint
     carries them across resumed runs), and the last entry says which step they come from
@@ -174,46 +178,52 @@ def train_bigg(model, graphs, *, epochs: int | None = None, time_budget_s: float
                     "model": {k: v.detach().clone() for k, v in model.state_dict().items()}}
 
     done = cpu_budget_s is not None and cpu_used() >= cpu_budget_s
-    while not done and (epochs is None or epoch < epochs):
-        order = np.random.default_rng(seed + epoch).permutation(len(prepared))
-        for b in range(start_batch if epoch == start_epoch else 0, num_batches):
-            batch = [prepared[i] for i in order[b * batch_size:(b + 1) * batch_size]]
-            nodes = sum(g.num_nodes for g in batch)
-            opt.zero_grad(set_to_none=True)
-            set_lr(epoch, b)
-            if sqrt_blocking:
-                ll = sum(model.blocked_backward(g, num_blocks, scale=1.0 / nodes) for g in batch)
+    # subnormal products of saturated gates are slow on x86; flushing them leaves the losses unchanged
+    flushing = flush_denormal and torch.set_flush_denormal(True)
+    try:
+        while not done and (epochs is None or epoch < epochs):
+            order = np.random.default_rng(seed + epoch).permutation(len(prepared))
+            for b in range(start_batch if epoch == start_epoch else 0, num_batches):
+                batch = [prepared[i] for i in order[b * batch_size:(b + 1) * batch_size]]
+                nodes = sum(g.num_nodes for g in batch)
+                opt.zero_grad(set_to_none=True)
+                set_lr(epoch, b)
+                if sqrt_blocking:
+                    ll = sum(model.blocked_backward(g, num_blocks, scale=1.0 / nodes) for g in batch)
+                else:
+                    ll_t = model.log_likelihood(batch)
+                    (-ll_t / nodes).backward()
+                    ll = float(ll_t.detach())
+                if grad_clip is not None:
+                    torch.nn.utils.clip_grad_norm_(model.parameters(), grad_clip)
+                opt.step()
+                elapsed = elapsed_before + time.perf_counter() - began
+                entry = {"epoch": epoch, "step": len(history), "loss": -ll / nodes, "nodes": nodes,
+                         "elapsed_s": elapsed, "cpu_s": cpu_used(), "lr": opt.param_groups[0]["lr"]}
+                next_batch, next_epoch = (b + 1, epoch) if b + 1 < num_batches else (0, epoch + 1)
+                out_of_budget = (time_budget_s is not None and time.perf_counter() - began >= time_budget_s) or (
+                    cpu_budget_s is not None and cpu_used() >= cpu_budget_s)
+                last_of_run = out_of_budget or (epochs is not None and next_epoch >= epochs)
+                if validation is not None and (entry["step"] % validate_every == 0 or last_of_run):
+                    validate(entry)
+                history.append(entry)
+                emit(entry)
+                if bar is not None:
+                    bar.update(1)
+                    bar.set_postfix(epoch=epoch, loss=f"{entry['loss']:.4f}")
+                if checkpoint is not None and time.perf_counter() - last_ckpt >= checkpoint_every_s:
+                    write_checkpoint(next_epoch, next_batch, elapsed)
+                    last_ckpt = time.perf_counter()
+                if out_of_budget:
+                    done = True
+                    write_checkpoint(next_epoch, next_batch, elapsed)
+                    break
             else:
-                ll_t = model.log_likelihood(batch)
-                (-ll_t / nodes).backward()
-                ll = float(ll_t.detach())
-            if grad_clip is not None:
-                torch.nn.utils.clip_grad_norm_(model.parameters(), grad_clip)
-            opt.step()
-            elapsed = elapsed_before + time.perf_counter() - began
-            entry = {"epoch": epoch, "step": len(history), "loss": -ll / nodes, "nodes": nodes,
-                     "elapsed_s": elapsed, "cpu_s": cpu_used(), "lr": opt.param_groups[0]["lr"]}
-            next_batch, next_epoch = (b + 1, epoch) if b + 1 < num_batches else (0, epoch + 1)
-            out_of_budget = (time_budget_s is not None and time.perf_counter() - began >= time_budget_s) or (
-                cpu_budget_s is not None and cpu_used() >= cpu_budget_s)
-            last_of_run = out_of_budget or (epochs is not None and next_epoch >= epochs)
-            if validation is not None and (entry["step"] % validate_every == 0 or last_of_run):
-                validate(entry)
-            history.append(entry)
-            emit(entry)
-            if bar is not None:
-                bar.update(1)
-                bar.set_postfix(epoch=epoch, loss=f"{entry['loss']:.4f}")
-            if checkpoint is not None and time.perf_counter() - last_ckpt >= checkpoint_every_s:
-                write_checkpoint(next_epoch, next_batch, elapsed)
-                last_ckpt = time.perf_counter()
-            if out_of_budget:
-                done = True
-                write_checkpoint(next_epoch, next_batch, elapsed)
-                break
-        else:
-            epoch += 1
-            write_checkpoint(epoch, 0, elapsed_before + time.perf_counter() - began)
+                epoch += 1
+                write_checkpoint(epoch, 0, elapsed_before + time.perf_counter() - began)
+    finally:
+        if flushing:
+            torch.set_flush_denormal(False)
     if bar is not None:
         bar.close()
     if keep_best and best is not None:
