@@ -50,6 +50,9 @@ def main():
                         help="keep subnormal floats in training (train_bigg flushes them by default)")
     parser.add_argument("--out", default="bigg_speed.json")
     args = parser.parse_args()
+    if not args.no_flush_denormal:
+        # before any parallel op: intra-op worker threads inherit the flag only when they are created
+        torch.set_flush_denormal(True)
     torch.set_num_threads(args.threads)
     from gnnkit.generative.bigg import BiGG, train_bigg
     from gnnkit.generative.bigg.tree import build_forest

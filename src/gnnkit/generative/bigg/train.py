@@ -62,7 +62,10 @@ def train_bigg(model, graphs, *, epochs: int | None = None, time_budget_s: float
     (with any schedule, ``"constant"`` included). ``flush_denormal`` (default on) treats subnormal
     floats as zero while training (``torch.set_flush_denormal``; back to PyTorch's default, off,
     when done): saturated gates of a well-fitted model produce subnormal gradients, which made
-    steps up to 7x slower on x86 CPUs with bit-identical losses. ``validation_graphs``: every ``validate_every`` steps (and at the end) the
+    steps up to 7x slower on x86 CPUs with bit-identical losses. The flag is per thread and
+    intra-op worker threads inherit it only when created, so with several threads call
+    ``torch.set_flush_denormal(True)`` at the start of the process, before any parallel torch op
+    (``gnnkit generate train`` and the benchmarks do). ``validation_graphs``: every ``validate_every`` steps (and at the end) the
     entry gets ``val_loss`` (negative log-likelihood per node of these graphs); with
     ``keep_best`` the model ends with the weights of the lowest ``val_loss`` seen (the checkpoint
     carries them across resumed runs), and the last entry says which step they come from
