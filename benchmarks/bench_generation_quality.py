@@ -91,6 +91,7 @@ def main(argv=None) -> int:
     parser.add_argument("--data-root", default=None)
     parser.add_argument("--out", default="benchmarks/results/generation_quality")
     args = parser.parse_args(argv)
+    torch.set_flush_denormal(True)  # before the thread pool exists: its workers inherit the flag
     torch.set_num_threads(args.threads)
     torch.manual_seed(args.seed)
 

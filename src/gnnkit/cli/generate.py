@@ -141,6 +141,11 @@ def run(args) -> int:
     progress = not args.no_progress
     try:
         if args.action == "train":
+            # subnormal floats from saturated gates slow training steps several-fold; the flag must be
+            # set before torch's intra-op threads exist, which inherit it only when they are created
+            import torch
+
+            torch.set_flush_denormal(True)
             model = args.model.lower().replace("-", "_")
             if model not in pipeline.MODELS:
                 raise UsageError(f"--model: unknown {args.model!r}; expected {', '.join(_MODELS)}")
