@@ -16,6 +16,9 @@ it was run):
 gave 86.75 / 87.81 / 84.09 / 85.09 / 85.96 on fold shufflings 12351-12355, mean 85.94 (standard
 error 0.64; one thread, load 1.3-2.1). The same runs with PyG's per-fold validation-loss rule:
 84.89. Its development runs (shufflings 1000-1004) are in ``mutag-gin-ema-meancurve-development``.
+The check declared after that result, on 12356-12360 (``--fold-seeds 12356,12357,12358,12359,12360``):
+85.03 / 89.39 / 87.13 / 79.21 / 83.51, mean 84.85 (below 85 on its own); all ten shufflings 85.40
+(standard error 0.89); per-fold validation-loss selection on the same ten runs 83.32.
 
 ``--protocol NAME`` runs one of the pre-declared graph-classification protocols of
 :data:`PROTOCOLS` (grid, epoch-selection rule, model options) on its fresh fold shufflings (or
