@@ -2,12 +2,14 @@
 
 from __future__ import annotations
 
+import argparse
 import json
 
 import pytest
 import torch
 
 from gnnkit.cli import main
+from gnnkit.cli import train as train_cli
 
 
 @pytest.fixture(autouse=True)
@@ -66,6 +68,24 @@ def test_link_and_graph_tasks(tmp_path, shared_datasets, capsys):
     assert "test_acc_std=" in capsys.readouterr().out
 
 
+def test_graph_task_selection_options_reach_the_task(tmp_path, shared_datasets):
+    from gnnkit.tasks.graph import SELECTIONS
+
+    train_parser = train_cli.add_parser(argparse.ArgumentParser().add_subparsers())
+    selection_action = next(a for a in train_parser._actions if a.dest == "selection")
+    assert tuple(selection_action.choices) == SELECTIONS
+    common = ["train", "--task", "graph", "--dataset", "MUTAG", "--root", str(shared_datasets), "--folds", "3",
+              "--epochs", "3", "--hidden", "8", "--no-progress", "--no-plot"]
+    assert main(common + ["--out", str(tmp_path / "a"), "--selection", "mean_val_acc", "--weight-ema", "0.9",
+                          "--fold-seed", "7"]) == 0
+    assert main(common + ["--out", str(tmp_path / "b"), "--fold-seed", "8"]) == 0
+    a = json.loads((tmp_path / "a" / "metrics.json").read_text())
+    b = json.loads((tmp_path / "b" / "metrics.json").read_text())
+    assert a["selection"] == "mean_val_acc" and b["selection"] == "fold_val_loss"
+    assert len(set(a["best_epoch_per_fold"])) == 1  # one epoch for all folds
+    assert a["test_acc"] == pytest.approx(a["test_acc_by_selection"]["mean_val_acc"], abs=1e-12)
+
+
 @pytest.mark.parametrize(
     "argv, fragment",
     [
@@ -78,6 +98,8 @@ def test_link_and_graph_tasks(tmp_path, shared_datasets, capsys):
         (["train", "--dataset", "NoSuchSet"], "NoSuchSet"),
         (["train", "--task", "graph", "--dataset", "KarateClub"], "--task graph needs a graph-classification dataset"),
         (["train", "--device", "tpu"], "--device"),
+        (["train", "--task", "graph", "--weight-ema", "1"], "--weight-ema: expected a decay in (0, 1)"),
+        (["train", "--task", "graph", "--selection", "best_test"], "--selection: invalid choice"),
     ],
 )
 def test_wrong_arguments_give_one_line_and_status_2(argv, fragment, capsys):

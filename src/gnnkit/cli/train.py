@@ -67,6 +67,14 @@ def add_parser(subparsers) -> argparse.ArgumentParser:
     parser.add_argument("--dropout", type=_number(0, 1, "a number in [0, 1)", high_open=True), help="dropout probability")
     parser.add_argument("--batch-size", type=_positive_int, help="graphs per batch (--task graph)")
     parser.add_argument("--folds", type=_positive_int, default=10, help="cross-validation folds (--task graph, default 10)")
+    parser.add_argument("--fold-seed", type=_non_negative_int, help="seed of the fold shuffling (--task graph; "
+                        "default: the library's fixed one)")
+    parser.add_argument("--selection", choices=("fold_val_loss", "mean_val_acc", "mean_val_loss", "last"),
+                        help="how each fold's test epoch is chosen from the validation curves (--task graph): "
+                             "fold_val_loss (default, PyG benchmark/kernel's), mean_val_acc or mean_val_loss (one "
+                             "epoch for all folds from the curve averaged over folds), last")
+    parser.add_argument("--weight-ema", type=_number(0, 1, "a decay in (0, 1)", low_open=True, high_open=True),
+                        help="evaluate an exponential moving average of the weights with this decay (--task graph)")
     parser.add_argument("--patience", type=_positive_int, help="stop after this many epochs without a better "
                         "validation accuracy (--task node)")
     parser.add_argument("--seed", type=_non_negative_int, default=0, help="random seed of the first run (default 0)")
@@ -153,8 +161,10 @@ def _train(args, dataset, model_name, seed, out) -> dict:
     if args.task == "graph":
         if args.folds < 3:
             raise _ArgumentProblem(f"--folds must be at least 3 (train, validation and test folds), got {args.folds}")
+        graph_options = {k: v for k, v in (("fold_seed", args.fold_seed), ("selection", args.selection),
+                                            ("weight_ema", args.weight_ema)) if v is not None}
         return tasks.train_graph_classification(dataset, model_name, folds=args.folds, batch_size=args.batch_size,
-                                                **common, **shared)
+                                                **graph_options, **common, **shared)
     return tasks.train_link_prediction(dataset, model_name, heads=args.heads, **common, **shared)
 
 
