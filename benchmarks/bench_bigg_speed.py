@@ -42,8 +42,10 @@ def main():
                         help="report when the per-node loss first reaches this (the original's 20-minute loss)")
     parser.add_argument("--lr", type=float, default=1e-3)
     parser.add_argument("--lr-schedule", choices=("constant", "cosine"), default="constant",
-                        help="cosine: decay to lr * 0.02 over --train-seconds (wall clock)")
+                        help="cosine: decay to lr * --lr-final-factor over --train-seconds (wall clock)")
     parser.add_argument("--lr-warmup", type=float, default=0.0, help="linear warm-up, fraction of --train-seconds")
+    parser.add_argument("--lr-final-factor", type=float, default=0.02,
+                        help="cosine: the learning rate ends at lr times this (default 0.02)")
     parser.add_argument("--grad-clip", type=float, default=5.0)
     parser.add_argument("--node-order", default="dfs")
     parser.add_argument("--no-flush-denormal", action="store_true",
@@ -87,6 +89,7 @@ def main():
         model = BiGG(embed_dim=args.embed, node_order=args.node_order)  # the curve starts from a fresh model
         hist = train_bigg(model, rows, time_budget_s=args.train_seconds, batch_size=128, lr=args.lr, progress=False,
                           lr_schedule=args.lr_schedule, lr_warmup=args.lr_warmup, grad_clip=args.grad_clip,
+                          lr_final_factor=args.lr_final_factor,
                           flush_denormal=not args.no_flush_denormal)
         result["training"] = hist
         result["training_load_average_end"] = os.getloadavg()
