@@ -2,10 +2,10 @@
 
 ``batch`` is a few tensor operations per chunk of about 32k edges, whatever the number of
 graphs: one ``torch.cat`` for each of src and dst and one add of the node-id offsets while the
-chunk is in cache, then one ``torch.cat`` per feature column for the same graphs. Large batches
-split their chunks over ``torch.get_num_threads()`` threads (``torch.cat`` of many small tensors
-runs on one core, and the copy is bound by one core's memory bandwidth, not the machine's). The
-outputs are written into memory of earlier batches that the caller has dropped
+chunk is in cache, and one ``torch.cat`` per feature column and part of about 2 MB. Large
+batches hand these jobs to up to ``torch.get_num_threads()`` threads, each taking the next job as
+it finishes one (``torch.cat`` of many small tensors runs on one core, and the copy is bound by
+one core's memory bandwidth, not the machine's). The outputs are written into memory of earlier batches that the caller has dropped
 (``BATCH_BUFFERS``, a :class:`BufferPool`), which saves the page faults of fresh memory.
 Readouts find each node's graph with ``bg.node_graph_ids()``.
 """
