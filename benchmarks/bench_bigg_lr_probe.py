@@ -55,6 +55,7 @@ def main(argv=None) -> int:
     if args.flush_denormal:
         torch.set_flush_denormal(True)
     from gnnkit.generative.bigg import BiGG, train_bigg
+    from gnnkit.tasks.checkpoint import atomic_write_text
 
     if args.data == "lobster128":
         from bench_bigg_speed import lobsters
@@ -93,10 +94,7 @@ def main(argv=None) -> int:
               "final_loss": losses[-1], "min_loss": min(losses), "history": history}
     print(f"{len(history)} steps, final loss/node {losses[-1]:.4f}, min {min(losses):.4f}, "
           f"{result['cpu_s']:.0f} CPU s")
-    tmp = args.out + ".tmp"
-    with open(tmp, "w") as fh:
-        json.dump(result, fh, indent=1)
-    os.replace(tmp, args.out)
+    atomic_write_text(args.out, json.dumps(result, indent=1))
     return 0
 
 

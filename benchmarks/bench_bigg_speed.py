@@ -57,6 +57,7 @@ def main():
         torch.set_flush_denormal(True)
     torch.set_num_threads(args.threads)
     from gnnkit.generative.bigg import BiGG, train_bigg
+    from gnnkit.tasks.checkpoint import atomic_write_text
     from gnnkit.generative.bigg.tree import build_forest
 
     graphs = lobsters()
@@ -103,10 +104,7 @@ def main():
         else:
             print(f"loss {args.target_loss} reached at step {hit['step']}: {hit['elapsed_s']:.0f} s wall, "
                   f"{hit['cpu_s']:.0f} s CPU ({hit['cpu_s'] / args.threads:.0f} s CPU per thread)")
-    tmp = args.out + ".tmp"
-    with open(tmp, "w") as fh:
-        json.dump(result, fh, indent=2)
-    os.replace(tmp, args.out)
+    atomic_write_text(args.out, json.dumps(result, indent=2))
 
 
 if __name__ == "__main__":

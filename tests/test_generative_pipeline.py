@@ -142,6 +142,15 @@ def test_cli_errors_are_one_line(argv, message, capsys):
     assert message in err and len(err.splitlines()) == 1
 
 
+def test_cli_rejects_a_warmup_outside_zero_one_before_loading_anything(capsys):
+    with pytest.raises(SystemExit) as exit_info:
+        main(["generate", "train", "--dataset", "grid", "--model", "bigg", "--out", "x", "--epochs", "1",
+              "--lr-warmup", "1"])
+    assert exit_info.value.code == 2
+    err = capsys.readouterr().err.strip()
+    assert "--lr-warmup: expected a fraction in [0, 1), got '1'" in err and "Traceback" not in err
+
+
 def test_cli_trains_bigg_with_cosine_schedule_and_best_validation_weights(tmp_path):
     run = tmp_path / "bigg"
     assert main(["generate", "train", "--dataset", "lobster", "--model", "bigg", "--out", str(run), "--epochs", "1",

@@ -17,7 +17,7 @@ import types
 from pathlib import Path
 
 from . import UsageError
-from ._argtypes import non_negative_int as _non_negative_int, positive_float as _positive_float, positive_int as _positive_int
+from ._argtypes import bounded_float as _number, non_negative_int as _non_negative_int, positive_float as _positive_float, positive_int as _positive_int
 
 _MODELS = ("bigg", "graphrnn-s", "er")
 _KERNEL_CHOICES = ("both", "gaussian_tv", "gaussian_emd")
@@ -69,7 +69,7 @@ def add_parser(subparsers) -> argparse.ArgumentParser:
     train.add_argument("--lr", type=_positive_float, help="learning rate")
     train.add_argument("--lr-schedule", choices=("constant", "cosine"),
                        help="BiGG: cosine decays the learning rate to lr * 0.02 over the epochs / time budget")
-    train.add_argument("--lr-warmup", type=float,
+    train.add_argument("--lr-warmup", type=_number(0, 1, "a fraction in [0, 1)", high_open=True),
                        help="BiGG: linear learning-rate warm-up over this fraction of the epochs / budget")
     train.add_argument("--grad-clip", type=_positive_float, help="BiGG: gradient-norm clipping (default 5)")
     train.add_argument("--node-order", choices=("dfs", "bfs", "dfs_min_degree", "bfs_min_degree", "given"),

@@ -122,7 +122,7 @@ def batch(graphs) -> Graph:
     try:
         _run_on_threads(jobs, output_bytes, device)
     except RuntimeError:
-        _raise_mixed_devices(graphs, device)
+        _explain_failed_copy(graphs, device)
         raise
 
     if any(g._batch_num_nodes is not None for g in graphs):
@@ -177,10 +177,19 @@ def _run_on_threads(jobs: list, output_bytes: int, device: torch.device) -> None
             helper.result()
 
 
-def _raise_mixed_devices(graphs, device) -> None:
+def _explain_failed_copy(graphs, device) -> None:
+    """Raises a ValueError naming the graph that made a copy fail: checking every graph up front
+    would cost the hot path, so it is done only once torch has refused the copy."""
     for i, g in enumerate(graphs):
         if g.device != device:
             raise ValueError(f"batch: graph {i} is on {g.device} but graph 0 is on {device}")
+    for name, frames in (("ndata", [g._srcframe for g in graphs]), ("edata", [g._edata for g in graphs])):
+        for key, first in frames[0]._columns.items():
+            for i, frame in enumerate(frames):
+                column = frame._columns[key]
+                if column.shape[1:] != first.shape[1:]:
+                    raise ValueError(f"batch: graph {i} has {name}['{key}'] of shape {list(column.shape)} but graph 0 "
+                                     f"has {list(first.shape)}; features must agree beyond the first dimension")
 
 
 def unbatch(bg: Graph, node_split=None, edge_split=None) -> list[Graph]:

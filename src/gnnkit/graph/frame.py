@@ -119,22 +119,15 @@ class Frame(MutableMapping):
         return frame
 
     @staticmethod
-    def concat(frames: list["Frame"], name: str, device, pool=None) -> "Frame":
-        """Stacks frames row-wise; all must have the same feature names. Columns that need no
-        gradient are written into buffers from ``pool`` (a :class:`BufferPool`) when given."""
-        out, unfilled = Frame.concat_unfilled(frames, name, device, pool)
-        for parts, buffer in unfilled:
-            torch.cat(parts, 0, out=buffer)
-        return out
-
-    @staticmethod
     def concat_unfilled(frames: list["Frame"], name: str, device, pool) -> tuple["Frame", list]:
-        """``concat`` that leaves the copying of its pooled columns to the caller.
+        """Stacks frames row-wise (all must have the same feature names), leaving the copying of
+        the pooled columns to the caller.
 
-        Returns the stacked frame and ``(parts, buffer)`` pairs: ``buffer`` is a column of the frame
-        that must still receive ``torch.cat(parts)``, which the caller may copy in row ranges (gk.batch
-        does, one range per thread). Columns that need autograd or dtype promotion are concatenated
-        at once and are not in the list."""
+        Returns the stacked frame and ``(parts, buffer)`` pairs: ``buffer`` is a column of the frame,
+        taken from ``pool`` (a :class:`BufferPool`), that must still receive ``torch.cat(parts)``;
+        the caller may copy it in row ranges (gk.batch does, one range per thread). Columns that need
+        autograd or dtype promotion, or all columns when ``pool`` is None, are concatenated at once
+        and are not in the list."""
         total = sum(f._num_rows for f in frames)
         out = Frame(total, device, name)
         if not any(f._columns for f in frames):

@@ -46,13 +46,17 @@ FOLD_SEED = 12345  # fixed like PyG's benchmark, so every model is compared on t
 SELECTIONS = ("fold_val_loss", "mean_val_acc", "mean_val_loss", "last")
 
 
+def _check_selection(selection) -> None:
+    if selection not in SELECTIONS:
+        raise ValueError(f"selection must be one of {', '.join(SELECTIONS)}, got {selection!r}")
+
+
 def select_epochs(val_loss, val_acc, selection: str = "fold_val_loss") -> list[int]:
     """The chosen epoch (0-based) of every fold from ``[folds, epochs]`` validation curves.
 
     Only validation figures enter: see the module docstring for the rules.
     """
-    if selection not in SELECTIONS:
-        raise ValueError(f"selection must be one of {', '.join(SELECTIONS)}, got {selection!r}")
+    _check_selection(selection)
     val_loss, val_acc = np.asarray(val_loss, dtype=float), np.asarray(val_acc, dtype=float)
     if val_loss.ndim != 2 or val_loss.shape != val_acc.shape or val_loss.shape[1] == 0:
         raise ValueError(f"val_loss and val_acc must be [folds, epochs] curves of one shape, got "
@@ -155,8 +159,7 @@ def train_graph_classification(
     (every ``checkpoint_every`` epochs and at the end of each fold; resumable mid-fold with
     ``resume=True``) and the model with the lowest validation loss over all folds.
     """
-    if selection not in SELECTIONS:
-        raise ValueError(f"selection must be one of {', '.join(SELECTIONS)}, got {selection!r}")
+    _check_selection(selection)
     if weight_ema is not None and (not isinstance(weight_ema, (int, float)) or isinstance(weight_ema, bool)
                                    or not 0 < weight_ema < 1):
         raise ValueError(f"weight_ema must be None or a decay in (0, 1), got {weight_ema!r}")
