@@ -43,6 +43,7 @@ def main(argv=None) -> int:
     parser.add_argument("--final-factor", type=float, default=0.02)
     parser.add_argument("--warmup", type=float, default=0.0, help="linear warm-up, fraction of the horizon")
     parser.add_argument("--grad-clip", type=float, default=5.0)
+    parser.add_argument("--beta2", type=float, default=0.999, help="Adam's second-moment decay")
     parser.add_argument("--embed", type=int, default=256)
     parser.add_argument("--node-order", default="dfs")
     parser.add_argument("--flush-denormal", action="store_true",
@@ -85,6 +86,7 @@ def main(argv=None) -> int:
     started = time.process_time()
     try:
         train_bigg(model, rows, epochs=horizon // per_epoch, batch_size=batch, lr=args.lr, progress=False,
+                   adam_betas=(0.9, args.beta2),
                    log=log, grad_clip=args.grad_clip, lr_schedule=args.schedule,
                    lr_final_factor=args.final_factor, lr_warmup=args.warmup, seed=args.seed)
     except _Stop:

@@ -47,6 +47,7 @@ def main():
     parser.add_argument("--lr-final-factor", type=float, default=0.02,
                         help="cosine: the learning rate ends at lr times this (default 0.02)")
     parser.add_argument("--grad-clip", type=float, default=5.0)
+    parser.add_argument("--beta2", type=float, default=0.999, help="Adam's second-moment decay")
     parser.add_argument("--node-order", default="dfs")
     parser.add_argument("--no-flush-denormal", action="store_true",
                         help="keep subnormal floats in training (train_bigg flushes them by default)")
@@ -90,7 +91,7 @@ def main():
         model = BiGG(embed_dim=args.embed, node_order=args.node_order)  # the curve starts from a fresh model
         hist = train_bigg(model, rows, time_budget_s=args.train_seconds, batch_size=128, lr=args.lr, progress=False,
                           lr_schedule=args.lr_schedule, lr_warmup=args.lr_warmup, grad_clip=args.grad_clip,
-                          lr_final_factor=args.lr_final_factor,
+                          lr_final_factor=args.lr_final_factor, adam_betas=(0.9, args.beta2),
                           flush_denormal=not args.no_flush_denormal)
         result["training"] = hist
         result["training_load_average_end"] = os.getloadavg()

@@ -89,6 +89,9 @@ def main(argv=None) -> int:
     parser.add_argument("--threads", type=int, default=2)
     parser.add_argument("--seed", type=int, default=0)
     parser.add_argument("--data-root", default=None)
+    parser.add_argument("--shuffle-seed", type=int, default=None,
+                        help="shuffle before GRAN's 80/20 split (GRAN's optional shuffle; default none, as its "
+                             "released runner): train and test then span the same sizes")
     parser.add_argument("--out", default="benchmarks/results/generation_quality")
     args = parser.parse_args(argv)
     torch.set_flush_denormal(True)  # before the thread pool exists: its workers inherit the flag
@@ -97,7 +100,7 @@ def main(argv=None) -> int:
 
     results, timings, bars = {}, {}, []
     for name in [d.strip() for d in args.datasets.split(",") if d.strip()]:
-        data = load_generation_dataset(name, root=args.data_root)
+        data = load_generation_dataset(name, root=args.data_root, shuffle_seed=args.shuffle_seed)
         print(f"== {name}: {data.summary()}", flush=True)
         methods, timing = {}, {}
         methods[P.METHOD_LABELS["er"]] = ErdosRenyi().fit(data.train)
@@ -122,7 +125,8 @@ def main(argv=None) -> int:
             if args.validate_every:
                 bigg_options.update(validate=True, validate_every=args.validate_every)
             options = dict(config=config, batch_size=args.batch_size, lr=args.lr,
-                           progress=False, root=args.data_root, bigg_options=bigg_options)
+                           progress=False, root=args.data_root, shuffle_seed=args.shuffle_seed,
+                           bigg_options=bigg_options)
             cpu0, wall0 = time.process_time(), time.perf_counter()
             if args.budget_clock == "wall":
                 P.train_model("bigg", data.name, run_dir, time_budget_s=args.bigg_budget, resume=args.resume, **options)

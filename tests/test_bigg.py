@@ -301,6 +301,20 @@ def test_train_bigg_linear_warmup(tmp_path):
         train_bigg(model, graphs, epochs=1, lr_warmup=1.0, progress=False)
 
 
+def test_train_bigg_builds_adam_with_the_given_betas(tmp_path):
+    graphs = [nx.path_graph(n) for n in (5, 7)]
+    ckpt = tmp_path / "state.pt"
+    train_bigg(BiGG(embed_dim=8), graphs, epochs=1, batch_size=2, progress=False, checkpoint=str(ckpt),
+               adam_betas=(0.9, 0.95))
+    assert torch.load(ckpt, weights_only=False)["optimizer"]["param_groups"][0]["betas"] == (0.9, 0.95)
+    with pytest.raises(ValueError, match="adam_betas: expected two decay rates in"):
+        train_bigg(BiGG(embed_dim=8), graphs, epochs=1, progress=False, adam_betas=(0.9, 1.0))
+    model = BiGG(embed_dim=8)
+    with pytest.raises(ValueError, match="adam_betas: only for the optimiser train_bigg builds"):
+        train_bigg(model, graphs, epochs=1, progress=False, adam_betas=(0.9, 0.95),
+                   optimizer=torch.optim.SGD(model.parameters(), lr=0.1))
+
+
 def test_train_bigg_flushes_subnormals_only_while_training():
     graphs = [nx.path_graph(n) for n in (5, 7)]
     tiny = torch.tensor([1e-39], dtype=torch.float32)  # subnormal in float32

@@ -149,15 +149,22 @@ def test_cli_rejects_a_warmup_outside_zero_one_before_loading_anything(capsys):
     assert exit_info.value.code == 2
     err = capsys.readouterr().err.strip()
     assert "--lr-warmup: expected a fraction in [0, 1), got '1'" in err and "Traceback" not in err
+    with pytest.raises(SystemExit):
+        main(["generate", "train", "--dataset", "grid", "--model", "bigg", "--out", "x", "--epochs", "1",
+              "--adam-beta2", "1"])
+    assert "--adam-beta2: expected a decay rate in [0, 1), got '1'" in capsys.readouterr().err
 
 
 def test_cli_trains_bigg_with_cosine_schedule_and_best_validation_weights(tmp_path):
     run = tmp_path / "bigg"
     assert main(["generate", "train", "--dataset", "lobster", "--model", "bigg", "--out", str(run), "--epochs", "1",
                  "--batch-size", "40", "--embed-dim", "8", "--lr-schedule", "cosine", "--grad-clip", "1",
-                 "--validate-every", "1", "--no-progress"]) == 0
+                 "--validate-every", "1", "--adam-beta2", "0.95", "--no-progress"]) == 0
     info = json.loads((run / "run.json").read_text())
-    assert info["bigg_options"] == {"lr_schedule": "cosine", "grad_clip": 1.0, "validate": True, "validate_every": 1}
+    assert info["bigg_options"] == {"lr_schedule": "cosine", "grad_clip": 1.0, "adam_betas": [0.9, 0.95],
+                                    "validate": True, "validate_every": 1}
+    state = torch.load(run / "train_state.pt", weights_only=False)
+    assert state["optimizer"]["param_groups"][0]["betas"] == (0.9, 0.95)
     history = json.loads((run / "history.json").read_text())
     assert len(history) == 2 and all("val_loss" in h for h in history)
     assert info["best_step"] == min(history, key=lambda h: h["val_loss"])["step"]

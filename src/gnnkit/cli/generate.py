@@ -72,6 +72,8 @@ def add_parser(subparsers) -> argparse.ArgumentParser:
     train.add_argument("--lr-warmup", type=_number(0, 1, "a fraction in [0, 1)", high_open=True),
                        help="BiGG: linear learning-rate warm-up over this fraction of the epochs / budget")
     train.add_argument("--grad-clip", type=_positive_float, help="BiGG: gradient-norm clipping (default 5)")
+    train.add_argument("--adam-beta2", type=_number(0, 1, "a decay rate in [0, 1)", high_open=True),
+                       help="BiGG: Adam's second-moment decay (default 0.999; 0.95 fits a fixed set faster)")
     train.add_argument("--node-order", choices=("dfs", "bfs", "dfs_min_degree", "bfs_min_degree", "given"),
                        help="BiGG node order (default dfs: from the highest-degree node, as GRAN)")
     train.add_argument("--validate-every", type=_positive_int,
@@ -172,10 +174,12 @@ def run(args) -> int:
                 bigg_options["grad_clip"] = args.grad_clip
             if args.lr_warmup is not None:
                 bigg_options["lr_warmup"] = args.lr_warmup
+            if args.adam_beta2 is not None:
+                bigg_options["adam_betas"] = (0.9, args.adam_beta2)
             if args.validate_every is not None:
                 bigg_options.update(validate=True, validate_every=args.validate_every)
             if bigg_options and model != "bigg":
-                raise UsageError("--lr-schedule/--lr-warmup/--grad-clip/--validate-every: only for --model bigg")
+                raise UsageError("--lr-schedule/--lr-warmup/--grad-clip/--adam-beta2/--validate-every: only for --model bigg")
             info = pipeline.train_model(model, args.dataset, args.out, config=config, epochs=args.epochs,
                                         time_budget_s=args.time_budget, batch_size=args.batch_size, lr=args.lr,
                                         resume=args.resume, progress=progress, root=args.data_root,
