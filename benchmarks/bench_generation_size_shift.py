@@ -23,22 +23,19 @@ import json
 import os
 import time
 
+import networkx as nx
+import numpy as np
 import torch
 
 from gnnkit.generative import pipeline as P
 from gnnkit.generative.baselines import ErdosRenyi
-from gnnkit.generative.datasets import load_generation_dataset
+from gnnkit.generative.datasets import graph_from_edges, load_generation_dataset
 from gnnkit.generative.metrics import KERNELS, METRICS, graph_statistics, mmd_from_statistics
 
 
 def gran_runner_erdos_renyi(train, count: int) -> list:
     """GRAN's ``is_test_ER`` baseline: ``fast_gnp_random_graph(max_num_nodes, p_ER, seed=i)`` with
     max_num_nodes = len(bincount(training sizes)) and p_ER = sum(edges) / sum(n^2)."""
-    import networkx as nx
-    import numpy as np
-
-    from gnnkit.generative.datasets import graph_from_edges
-
     sizes = [g.num_nodes() for g in train]
     n = len(np.bincount(sizes))
     p = sum(g.num_edges() // 2 for g in train) / sum(s * s for s in sizes)

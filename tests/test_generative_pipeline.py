@@ -142,7 +142,7 @@ def test_cli_errors_are_one_line(argv, message, capsys):
     assert message in err and len(err.splitlines()) == 1
 
 
-def test_cli_rejects_a_warmup_outside_zero_one_before_loading_anything(capsys):
+def test_cli_rejects_a_warmup_or_beta2_outside_zero_one_before_loading_anything(capsys):
     with pytest.raises(SystemExit) as exit_info:
         main(["generate", "train", "--dataset", "grid", "--model", "bigg", "--out", "x", "--epochs", "1",
               "--lr-warmup", "1"])
