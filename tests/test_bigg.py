@@ -307,8 +307,9 @@ def test_train_bigg_builds_adam_with_the_given_betas(tmp_path):
     train_bigg(BiGG(embed_dim=8), graphs, epochs=1, batch_size=2, progress=False, checkpoint=str(ckpt),
                adam_betas=(0.9, 0.95))
     assert torch.load(ckpt, weights_only=False)["optimizer"]["param_groups"][0]["betas"] == (0.9, 0.95)
-    with pytest.raises(ValueError, match="adam_betas: expected two decay rates in"):
-        train_bigg(BiGG(embed_dim=8), graphs, epochs=1, progress=False, adam_betas=(0.9, 1.0))
+    for bad in ((0.9, 1.0), (0.9,), 0.95, (0.9, "0.95")):
+        with pytest.raises(ValueError, match="adam_betas: expected two decay rates in"):
+            train_bigg(BiGG(embed_dim=8), graphs, epochs=1, progress=False, adam_betas=bad)
     model = BiGG(embed_dim=8)
     with pytest.raises(ValueError, match="adam_betas: only for the optimiser train_bigg builds"):
         train_bigg(model, graphs, epochs=1, progress=False, adam_betas=(0.9, 0.95),

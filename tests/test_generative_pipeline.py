@@ -142,6 +142,17 @@ def test_cli_errors_are_one_line(argv, message, capsys):
     assert message in err and len(err.splitlines()) == 1
 
 
+def test_cli_node_order_choices_are_the_models():
+    import argparse
+
+    from gnnkit.cli import generate as generate_cli
+    from gnnkit.generative.bigg.tree import NODE_ORDERS
+
+    parser = generate_cli.add_parser(argparse.ArgumentParser().add_subparsers())
+    train = next(a for a in parser._actions if isinstance(a, argparse._SubParsersAction)).choices["train"]
+    assert tuple(next(a for a in train._actions if a.dest == "node_order").choices) == NODE_ORDERS
+
+
 def test_cli_rejects_a_warmup_or_beta2_outside_zero_one_before_loading_anything(capsys):
     with pytest.raises(SystemExit) as exit_info:
         main(["generate", "train", "--dataset", "grid", "--model", "bigg", "--out", "x", "--epochs", "1",

@@ -263,10 +263,10 @@ def train_graph_classification(
         bar.close()
 
     curves = {k: np.array([[h[k] for h in fold_history] for fold_history in history]) for k in history[0][0]}
-    selected = select_epochs(curves["val_loss"], curves["val_acc"], selection)
-    by_selection = {rule: float(np.mean([curves["test_acc"][f, i] for f, i in
-                                         enumerate(select_epochs(curves["val_loss"], curves["val_acc"], rule))]))
-                    for rule in SELECTIONS}
+    epochs_by_rule = {rule: select_epochs(curves["val_loss"], curves["val_acc"], rule) for rule in SELECTIONS}
+    selected = epochs_by_rule[selection]
+    by_selection = {rule: float(np.mean([curves["test_acc"][f, i] for f, i in enumerate(chosen)]))
+                    for rule, chosen in epochs_by_rule.items()}
     test_accs = [fold_history[i]["test_acc"] for fold_history, i in zip(history, selected)]
     val_accs = [fold_history[i]["val_acc"] for fold_history, i in zip(history, selected)]
     val_losses = [fold_history[i]["val_loss"] for fold_history, i in zip(history, selected)]

@@ -42,7 +42,7 @@ def train_bigg(model, graphs, *, epochs: int | None = None, time_budget_s: float
                optimizer: torch.optim.Optimizer | None = None, cpu_budget_s: float | None = None,
                lr_schedule: str | None = None, lr_final_factor: float = 0.02, validation_graphs=None,
                validate_every: int = 25, keep_best: bool = True, lr_warmup: float = 0.0,
-               flush_denormal: bool = True, adam_betas: tuple[float, float] = (0.9, 0.999)) -> list[dict]:
+               flush_denormal: bool = True, adam_betas: tuple[float, float] | None = None) -> list[dict]:
     """Fits ``model`` to ``graphs``; returns the history (one dict per step).
 
     Each history entry: ``epoch``, ``step``, ``loss`` (negative log-likelihood per node),
@@ -71,7 +71,8 @@ def train_bigg(model, graphs, *, epochs: int | None = None, time_budget_s: float
     carries them across resumed runs), and the last entry says which step they come from
     (``best_step``).
 
-    ``adam_betas``: the decay rates of the Adam optimiser built when ``optimizer`` is None. A
+    ``adam_betas``: the decay rates of the Adam optimiser built when ``optimizer`` is None
+    (default PyTorch's, ``(0.9, 0.999)``). A
     shorter second-moment memory (``(0.9, 0.95)``) keeps the step size up as the gradients shrink:
     with PyTorch's 0.999 the moment still remembers the large early gradients hundreds of steps
     later, which slowed the last stretch of fitting a fixed training set (128 lobsters, one
@@ -104,16 +105,19 @@ def train_bigg(model, graphs, *, epochs: int | None = None, time_budget_s: float
         raise ValueError(f"validate_every: expected a positive integer, got {validate_every!r}")
     if grad_clip is not None and not grad_clip > 0:
         raise ValueError(f"grad_clip: expected a positive norm or None, got {grad_clip!r}")
-    if len(tuple(adam_betas)) != 2 or not all(0.0 <= float(b) < 1.0 for b in adam_betas):
-        raise ValueError(f"adam_betas: expected two decay rates in [0, 1), got {adam_betas!r}")
-    if optimizer is not None and tuple(adam_betas) != (0.9, 0.999):
-        raise ValueError("adam_betas: only for the optimiser train_bigg builds; got an optimizer as well")
+    if adam_betas is not None:
+        if optimizer is not None:
+            raise ValueError("adam_betas: only for the optimiser train_bigg builds; got an optimizer as well")
+        if (not isinstance(adam_betas, (tuple, list)) or len(adam_betas) != 2
+                or not all(isinstance(b, (int, float)) and not isinstance(b, bool) and 0.0 <= b < 1.0 for b in adam_betas)):
+            raise ValueError(f"adam_betas: expected two decay rates in [0, 1), got {adam_betas!r}")
 
     prepared = model.prepare(graphs)
     validation = model.prepare(validation_graphs) if validation_graphs is not None else None
     if model.node_counts.numel() == 0:
         model.fit_node_counts(prepared)
-    opt = optimizer or torch.optim.Adam(model.parameters(), lr=lr, betas=tuple(float(b) for b in adam_betas))
+    betas = (0.9, 0.999) if adam_betas is None else tuple(float(b) for b in adam_betas)
+    opt = optimizer or torch.optim.Adam(model.parameters(), lr=lr, betas=betas)
     history: list[dict] = []
     start_epoch, start_batch, elapsed_before, cpu_before = 0, 0, 0.0, 0.0
     best = None  # {"val_loss", "step", "model"}: the weights of the lowest validation loss so far
