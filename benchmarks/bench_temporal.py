@@ -12,7 +12,9 @@ Parts (``--part``):
   normalised once), and PyGT's own cells. Variants run batch by batch in turn so machine load
   hits all alike; with ``--batches N`` the epoch time is the mean batch time times the batches of one epoch. Both wall time and the
   process's CPU time are recorded: on a shared, oversubscribed machine (one torch thread) the
-  CPU time is the steadier measure of the work done.
+  CPU time is the steadier measure of the work done. ``--malloc pinned`` (the default) keeps
+  freed memory in the process (see :func:`pin_glibc_malloc`); with ``--malloc system`` glibc
+  hands memory back and the uncached timings swing with page faults.
 * ``floor``: per batch, cached and uncached, the time of the dense GEMMs and of the sparse
   products each replayed alone (recorded with a TorchDispatchMode) against the batch time:
   caching removes sparse products, never GEMMs, which bounds the speedup it can give.
@@ -32,6 +34,7 @@ from __future__ import annotations
 
 import argparse
 import contextlib
+import ctypes
 import json
 import os
 import sys
@@ -53,6 +56,37 @@ def masked_mae(pred, true):
     mask = (true != 0).to(pred.dtype)
     mask = mask / mask.mean().clamp(min=1e-8)
     return ((pred - true).abs() * mask).mean()
+
+
+# ----------------------------------------------------------------------------------------------
+# allocator
+
+
+def pin_glibc_malloc() -> str:
+    """Keeps freed memory in the process instead of handing it back to the OS.
+
+    PyTorch's CPU tensors come straight from ``malloc``. With glibc's defaults, free memory at
+    the top of the heap beyond the trim threshold goes back to the OS, and blocks above the
+    (dynamic) mmap threshold are unmapped when freed; the next batch then faults those pages in
+    again. How much is handed back depends on the heap's layout, so it varies from batch to batch
+    and run to run, and the path with the larger peak memory pays most: one uncached DCRNN batch
+    (10 GB peak) took 6-8 s with 0.5-1.5 M minor page faults and 4.0 s with none. Session 5's
+    uncached timings were bimodal for this reason alone. Pinning the mmap threshold at its
+    maximum (32 MiB) and never trimming makes both paths reuse their memory after the first
+    batches, so the ratio measures computation. Returns what was done.
+    """
+    try:
+        libc = ctypes.CDLL("libc.so.6")
+        mallopt = libc.mallopt
+    except (OSError, AttributeError):
+        return "system (not glibc: left as is)"
+    M_TRIM_THRESHOLD, M_TOP_PAD, M_MMAP_THRESHOLD = -1, -2, -3
+    # -1 disables trimming (mallopt(3)); a finite threshold still hands back the gigabytes the
+    # uncached DCRNN frees after each batch, to be faulted in again by the next.
+    settings = ((M_MMAP_THRESHOLD, 32 << 20), (M_TRIM_THRESHOLD, -1), (M_TOP_PAD, 256 << 20))
+    if not all(mallopt(option, value) == 1 for option, value in settings):
+        return "system (mallopt refused)"
+    return "pinned (glibc mallopt: mmap threshold 32 MiB, no trimming, top pad 256 MiB)"
 
 
 # ----------------------------------------------------------------------------------------------
@@ -437,12 +471,15 @@ def main(argv=None):
     parser.add_argument("--compile-gates", action="store_true", help="elementwise gate math through torch.compile (cached and uncached alike)")
     parser.add_argument("--no-pygt", action="store_true")
     parser.add_argument("--no-kept-ops-variant", action="store_true", help="skip the uncached variant with operators normalised once")
+    parser.add_argument("--malloc", choices=["pinned", "system"], default="pinned",
+                        help="pinned: keep freed memory in the process (see pin_glibc_malloc); system: glibc's defaults")
     parser.add_argument("--json", default=None)
     args = parser.parse_args(argv)
+    malloc = pin_glibc_malloc() if args.malloc == "pinned" else "system"
     torch.set_num_threads(args.threads)
     if args.compile_gates:
         T.compile_gates(True)  # the warm-up batch compiles
-    report = {"threads": args.threads, "pygt": pygt.PYGT_IMPORT, "compiled_gates": args.compile_gates,
+    report = {"threads": args.threads, "malloc": malloc, "pygt": pygt.PYGT_IMPORT, "compiled_gates": args.compile_gates,
               "command": " ".join(["python", "benchmarks/bench_temporal.py"] + list(sys.argv[1:] if argv is None else argv)),
               "load_avg_start": os.getloadavg()}
     parts = ["epoch", "cells", "throughput", "accuracy"] if args.part == "all" else [args.part]
