@@ -37,6 +37,7 @@ import contextlib
 import ctypes
 import json
 import os
+import resource
 import sys
 import time
 from pathlib import Path
@@ -69,11 +70,12 @@ def pin_glibc_malloc() -> str:
     the top of the heap beyond the trim threshold goes back to the OS, and blocks above the
     (dynamic) mmap threshold are unmapped when freed; the next batch then faults those pages in
     again. How much is handed back depends on the heap's layout, so it varies from batch to batch
-    and run to run, and the path with the larger peak memory pays most: one uncached DCRNN batch
-    (10 GB peak) took 6-8 s with 0.5-1.5 M minor page faults and 4.0 s with none. Session 5's
-    uncached timings were bimodal for this reason alone. Pinning the mmap threshold at its
-    maximum (32 MiB) and never trimming makes both paths reuse their memory after the first
-    batches, so the ratio measures computation. Returns what was done.
+    and run to run, and the path with the larger peak memory pays most: the uncached DCRNN (10 GB
+    peak) faulted in 3k-75k pages per batch and took 4.0-7.4 s per batch (CPU time alike), the
+    cached one 2.7-2.9 s. Session 5's uncached timings were bimodal for this reason. Pinning the
+    mmap threshold at its maximum (32 MiB) and never trimming leaves no page fault after the
+    first batch (uncached DCRNN 3.9-4.4 s), so the ratio measures computation. Returns what was
+    done.
     """
     try:
         libc = ctypes.CDLL("libc.so.6")
@@ -87,6 +89,10 @@ def pin_glibc_malloc() -> str:
     if not all(mallopt(option, value) == 1 for option, value in settings):
         return "system (mallopt refused)"
     return "pinned (glibc mallopt: mmap threshold 32 MiB, no trimming, top pad 256 MiB)"
+
+
+def _minor_faults() -> int:
+    return resource.getrusage(resource.RUSAGE_SELF).ru_minflt
 
 
 # ----------------------------------------------------------------------------------------------
@@ -135,7 +141,7 @@ def epoch_part(args) -> dict:
         def step(name, batch):
             x, y, ids = batch
             model = variants[name]
-            t0, c0 = time.perf_counter(), time.process_time()
+            t0, c0, f0 = time.perf_counter(), time.process_time(), _minor_faults()
             if name == "pygt":
                 out = model(x, edge_index, edge_weight, 12)
             else:
@@ -146,25 +152,27 @@ def epoch_part(args) -> dict:
             optims[name].zero_grad()
             loss.backward()
             optims[name].step()
-            return time.perf_counter() - t0, time.process_time() - c0
+            return time.perf_counter() - t0, time.process_time() - c0, _minor_faults() - f0
 
         times = {name: [] for name in variants}
         cpu_times = {name: [] for name in variants}
+        faults = {name: [] for name in variants}
         for i, batch in enumerate(batches):
             for name in variants:
                 if name == "pygt" and kind == "dcrnn" and i >= args.warmup + args.pygt_dcrnn_batches:
                     continue
-                elapsed, cpu = step(name, batch)
+                elapsed, cpu, minflt = step(name, batch)
                 if i >= args.warmup:  # warm-up batches fill allocators and the cache store
                     times[name].append(elapsed)
                     cpu_times[name].append(cpu)
-                print(f"  {kind:5s} {name:8s} batch {i}: {elapsed:.2f} s wall, {cpu:.2f} s CPU", flush=True)
+                    faults[name].append(minflt)
+                print(f"  {kind:5s} {name:8s} batch {i}: {elapsed:.2f} s wall, {cpu:.2f} s CPU, {minflt} page faults", flush=True)
         row = {}
         for name, ts in times.items():
             if ts:
                 mean, cpu = sum(ts) / len(ts), sum(cpu_times[name]) / len(ts)
                 row[name] = {"batch_s": mean, "epoch_s": mean * num_batches, "batch_cpu_s": cpu, "epoch_cpu_s": cpu * num_batches,
-                             "batches_measured": len(ts)}
+                             "batches_measured": len(ts), "minor_page_faults_per_batch": sum(faults[name]) / len(ts)}
         for other in ("uncached", "uncached_kept_ops", "pygt"):
             if "cached" in row and other in row:
                 row[f"speedup_vs_{other}_wall"] = row[other]["batch_s"] / row["cached"]["batch_s"]
