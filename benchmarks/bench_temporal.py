@@ -10,10 +10,11 @@ Parts (``--part``):
   aggregates its own inputs with operators normalised per call, as PyGT's cells do; the fusions
   unrelated to caching are the cached path's), ``uncached_kept_ops`` (the same with operators
   normalised once), ``uncached_textbook`` (``--textbook-variant``: the uncached path written as
-  PyGT writes it, without the non-caching fusions), and PyGT's own cells. Variants run batch by batch in turn so machine load
-  hits all alike; with ``--batches N`` the epoch time is the mean batch time times the batches of one epoch. Both wall time and the
-  process's CPU time are recorded: on a shared, oversubscribed machine (one torch thread) the
-  CPU time is the steadier measure of the work done. ``--malloc pinned`` (the default) keeps
+  PyGT writes it, without the non-caching fusions), and PyGT's own cells. Variants run batch by
+  batch in turn so machine load hits all alike; with ``--batches N`` the epoch time is the mean
+  batch time times the batches of one epoch. Both wall time and the process's CPU time are
+  recorded: on a shared, oversubscribed machine (one torch thread) the CPU time is the steadier
+  measure of the work done. ``--malloc pinned`` (the default) keeps
   freed memory in the process (see :func:`pin_glibc_malloc`); with ``--malloc system`` glibc
   hands memory back and the uncached timings swing with page faults.
 * ``floor``: per batch, cached and uncached, the time of the dense GEMMs and of the sparse
@@ -192,6 +193,8 @@ def epoch_part(args) -> dict:
     measured = num_batches if args.batches is None else min(args.batches, num_batches)
     gen = torch.Generator().manual_seed(0)
     batches = list(data.batches("train", args.batch_size, shuffle=True, generator=gen))[: measured + args.warmup]
+    if args.textbook_variant:
+        _check_textbook_matches()
     results = {}
     for kind in args.models:
         torch.manual_seed(0)
@@ -203,7 +206,6 @@ def epoch_part(args) -> dict:
         if not args.no_kept_ops_variant:
             variants["uncached_kept_ops"] = ours
         if args.textbook_variant:
-            _check_textbook_matches()
             variants["uncached_textbook"] = ours
         if pygt.GConvGRU is not None and not args.no_pygt:
             variants["pygt"] = pygt.PyGTSeq2Seq(kind, data.in_feats, 1, args.hidden, 2, 2)
