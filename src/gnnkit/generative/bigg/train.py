@@ -116,8 +116,8 @@ def train_bigg(model, graphs, *, epochs: int | None = None, time_budget_s: float
     validation = model.prepare(validation_graphs) if validation_graphs is not None else None
     if model.node_counts.numel() == 0:
         model.fit_node_counts(prepared)
-    betas = (0.9, 0.999) if adam_betas is None else tuple(float(b) for b in adam_betas)
-    opt = optimizer or torch.optim.Adam(model.parameters(), lr=lr, betas=betas)
+    adam_options = {} if adam_betas is None else {"betas": tuple(float(b) for b in adam_betas)}
+    opt = optimizer or torch.optim.Adam(model.parameters(), lr=lr, **adam_options)
     history: list[dict] = []
     start_epoch, start_batch, elapsed_before, cpu_before = 0, 0, 0.0, 0.0
     best = None  # {"val_loss", "step", "model"}: the weights of the lowest validation loss so far
